@@ -1,0 +1,98 @@
+"""Configuration: the only module that reads environment variables.
+
+`Config.from_env()` builds the settings for the environment named by PORTAL_ENV
+(production by default; development; testing). Production refuses to start
+without SECRET_KEY.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+ENVIRONMENTS = ("production", "development", "testing")
+
+
+class ConfigError(RuntimeError):
+    """The environment does not allow the app to start."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}.") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be greater than zero, not {value}.")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Normalise a DATABASE_URL as hosting platforms write it for SQLAlchemy + psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def from_env(instance_path: str | Path, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Return the Flask settings for the given environment variables.
+
+    Raises ConfigError when a required variable is missing or malformed.
+    """
+    env = os.environ if env is None else env
+    instance = Path(instance_path)
+    name = env.get("PORTAL_ENV", "production").strip().lower() or "production"
+    if name not in ENVIRONMENTS:
+        raise ConfigError(f"PORTAL_ENV must be one of {', '.join(ENVIRONMENTS)}, not {name!r}.")
+
+    secret_key = env.get("SECRET_KEY", "").strip()
+    if not secret_key:
+        if name == "production":
+            raise ConfigError(
+                "SECRET_KEY is not set. The portal refuses to start in production without it: "
+                "set SECRET_KEY to a long random string (for example the output of "
+                "`python -c 'import secrets; print(secrets.token_hex(32))'`), "
+                "or set PORTAL_ENV=development for a local run."
+            )
+        secret_key = f"insecure-{name}-key-do-not-use-in-production"
+
+    upload_mb = _int(env, "PORTAL_MAX_UPLOAD_MB", 25)
+    database_url = env.get("DATABASE_URL", "").strip() or f"sqlite:///{instance / 'portal.sqlite3'}"
+    storage_dir = env.get("PORTAL_STORAGE_DIR", "").strip() or str(instance / "files")
+
+    return {
+        "PORTAL_ENV": name,
+        "DEBUG": False,
+        "TESTING": name == "testing",
+        "SECRET_KEY": secret_key,
+        "SQLALCHEMY_DATABASE_URI": sqlalchemy_url(database_url),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "PORTAL_STORAGE_DIR": storage_dir,
+        "PORTAL_MAX_UPLOAD_BYTES": upload_mb * 1024 * 1024,
+        # The whole request may carry a file up to twice the limit (plus the form fields),
+        # so that a file slightly too large is answered on the form with the other fields
+        # kept; anything larger is cut off by Werkzeug with 413 before it is read.
+        "MAX_CONTENT_LENGTH": upload_mb * 2 * 1024 * 1024 + 1024 * 1024,
+        "WTF_CSRF_TIME_LIMIT": 8 * 3600,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _bool(env, "PORTAL_SECURE_COOKIES", False),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": _bool(env, "PORTAL_SECURE_COOKIES", False),
+        "PORTAL_SITE_NAME": env.get("PORTAL_SITE_NAME", "Stakeholder Inputs Portal"),
+        "PORTAL_PAGE_SIZE": 50,
+    }

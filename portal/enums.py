@@ -1,0 +1,93 @@
+"""Closed vocabularies of the domain. A leaf module: imports nothing from the portal."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Role(enum.StrEnum):
+    SUBMITTER = "submitter"
+    MODERATOR = "moderator"
+    ADMIN = "admin"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+MODERATORS = frozenset({Role.MODERATOR, Role.ADMIN})
+
+
+class OrganisationKind(enum.StrEnum):
+    MEMBER_STATE = "member_state"
+    OBSERVER_STATE = "observer_state"
+    UN_ENTITY = "un_entity"
+    IGO = "igo"
+    NGO = "ngo"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return _ORG_KIND_LABELS[self]
+
+
+_ORG_KIND_LABELS = {
+    OrganisationKind.MEMBER_STATE: "Member State",
+    OrganisationKind.OBSERVER_STATE: "Observer State",
+    OrganisationKind.UN_ENTITY: "UN entity",
+    OrganisationKind.IGO: "Intergovernmental organisation",
+    OrganisationKind.NGO: "NGO / civil society",
+    OrganisationKind.OTHER: "Other stakeholder",
+}
+
+
+class StatementKind(enum.StrEnum):
+    DELIVERED = "delivered"
+    WRITTEN = "written"
+    JOINT = "joint"
+
+    @property
+    def label(self) -> str:
+        return _KIND_LABELS[self]
+
+
+_KIND_LABELS = {
+    StatementKind.DELIVERED: "Delivered statement",
+    StatementKind.WRITTEN: "Written input",
+    StatementKind.JOINT: "Joint statement",
+}
+
+
+class Language(enum.StrEnum):
+    """The six official languages of the United Nations (ISO 639-1 codes)."""
+
+    ARABIC = "ar"
+    CHINESE = "zh"
+    ENGLISH = "en"
+    FRENCH = "fr"
+    RUSSIAN = "ru"
+    SPANISH = "es"
+
+    @property
+    def label(self) -> str:
+        return _LANGUAGE_LABELS[self]
+
+
+_LANGUAGE_LABELS = {
+    Language.ARABIC: "Arabic",
+    Language.CHINESE: "Chinese",
+    Language.ENGLISH: "English",
+    Language.FRENCH: "French",
+    Language.RUSSIAN: "Russian",
+    Language.SPANISH: "Spanish",
+}
+
+
+class StatementStatus(enum.StrEnum):
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+    @property
+    def label(self) -> str:
+        return {"submitted": "Awaiting review", "approved": "Published", "rejected": "Rejected"}[self.value]

@@ -1,0 +1,119 @@
+"""Moderators: the review queue, the review page and decisions."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from portal import audit, queries, workflow
+from portal.enums import MODERATORS, StatementStatus
+from portal.exceptions import ConflictError, PermissionDenied, WorkflowError
+from portal.extensions import db
+from portal.filetypes import TEXT
+from portal.moderate.forms import DecisionForm
+from portal.models import Statement
+from portal.permissions import role_required
+from portal.storage import get_store
+
+bp = Blueprint("moderate", __name__, url_prefix="/moderation")
+
+PREVIEW_BYTES = 200_000
+
+
+def _statement_or_404(public_id: str, *, for_update: bool = False) -> Statement:
+    query = sa.select(Statement).where(Statement.public_id == public_id)
+    if for_update:
+        # A second moderator deciding the same item waits here until the first commits,
+        # then sees the new status (PostgreSQL); the version counter covers SQLite.
+        query = query.with_for_update()
+    statement = db.session.scalar(query)
+    if statement is None:
+        abort(404)
+    return statement
+
+
+def _page_arg() -> int:
+    raw = request.args.get("page", "1")
+    return int(raw) if raw.isdigit() and 0 < int(raw) < 100_000 else 1
+
+
+@bp.get("/")
+@role_required(*MODERATORS)
+def queue() -> str:
+    """Statements awaiting review, oldest first."""
+    per_page = current_app.config["PORTAL_PAGE_SIZE"]
+    page = _page_arg()
+    items, total = queries.moderation_queue(page, per_page)
+    pages = max(1, -(-total // per_page))
+    return render_template(
+        "moderate/queue.html",
+        items=items,
+        total=total,
+        page=page,
+        pages=pages,
+        counts=queries.status_counts(),
+    )
+
+
+def _decision_forms(statement: Statement) -> list[tuple[str, DecisionForm]]:
+    return [
+        (action, DecisionForm(action, version=statement.version))
+        for action in workflow.allowed_actions(statement, current_user)
+    ]
+
+
+def _render_review(statement: Statement, forms: list[tuple[str, DecisionForm]] | None = None, status: int = 200) -> tuple[str, int]:
+    preview = None
+    if statement.document.content_type == TEXT:
+        with get_store().open(statement.document.storage_key) as fh:
+            preview = fh.read(PREVIEW_BYTES).decode("utf-8", errors="replace")
+    history = db.session.scalars(audit.events_for(statement)).all()
+    return (
+        render_template(
+            "moderate/review.html",
+            statement=statement,
+            forms=forms if forms is not None else _decision_forms(statement),
+            preview=preview,
+            preview_truncated=preview is not None and statement.document.size > PREVIEW_BYTES,
+            history=history,
+        ),
+        status,
+    )
+
+
+@bp.get("/<public_id>")
+@role_required(*MODERATORS)
+def review(public_id: str) -> tuple[str, int]:
+    """Metadata, document and the decisions open to the moderator."""
+    return _render_review(_statement_or_404(public_id))
+
+
+@bp.post("/<public_id>/<action>")
+@role_required(*MODERATORS)
+def decide(public_id: str, action: str) -> Response | tuple[str, int]:
+    """Apply one workflow action (approve, reject) to a statement."""
+    transition = workflow.TRANSITIONS.get(action)
+    if transition is None:
+        abort(404)
+    statement = _statement_or_404(public_id, for_update=True)
+    form = DecisionForm(action, version=statement.version)
+    if not form.validate():
+        forms = [(a, form if a == action else f) for a, f in _decision_forms(statement)]
+        return _render_review(statement, forms, 400)
+    try:
+        workflow.apply(statement, action, actor=current_user, note=form.note.data or "", expected_version=form.version.data)
+    except (WorkflowError, ConflictError, PermissionDenied) as exc:
+        db.session.rollback()
+        if exc.field == "note":
+            form.note.errors = [exc.message]
+            statement = _statement_or_404(public_id)
+            forms = [(a, form if a == action else f) for a, f in _decision_forms(statement)]
+            return _render_review(statement, forms, 400)
+        flash(exc.message, "error")
+        return redirect(url_for("moderate.review", public_id=public_id))
+    db.session.commit()
+    verb = {StatementStatus.APPROVED: "approved and published", StatementStatus.REJECTED: "rejected"}
+    flash(f"“{statement.title}” ({statement.public_id}) was {verb.get(statement.status, statement.status.value)}.", "success")
+    return redirect(url_for("moderate.queue"))

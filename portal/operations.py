@@ -1,0 +1,221 @@
+"""Operations that change the domain: create users and organisations, submit statements.
+
+Each takes its actor explicitly, validates policy, changes and audits, and flushes.
+None commits: the view or CLI command that called it does, once.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import PurePath
+from typing import BinaryIO
+
+import sqlalchemy as sa
+from email_validator import EmailNotValidError, validate_email
+from werkzeug.security import generate_password_hash
+
+from portal import audit, filetypes
+from portal.enums import Language, OrganisationKind, Role, StatementKind
+from portal.exceptions import PermissionDenied, UploadError, ValidationError
+from portal.extensions import db
+from portal.models import (
+    Area,
+    MeetingSession,
+    Organisation,
+    Panel,
+    Statement,
+    StoredFile,
+    User,
+    normalise_email,
+    utcnow,
+)
+from portal.permissions import can_submit
+from portal.storage import FileStore
+
+MIN_PASSWORD_LENGTH = 12
+MAX_TITLE_LENGTH = 300
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password)
+
+
+def check_email(email: str) -> str:
+    """Return the normalised address. Raises ValidationError if it is not a valid e-mail address."""
+    try:
+        validate_email(email.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValidationError(f"{email.strip()!r} is not a valid e-mail address: {exc}", field="email") from None
+    return normalise_email(email)
+
+
+def create_user(
+    *,
+    email: str,
+    name: str,
+    password: str,
+    role: Role,
+    organisation: Organisation | None,
+    actor: User | None,
+) -> User:
+    """Create an active account. Does not commit.
+
+    Raises ValidationError for a malformed or already registered e-mail, an empty
+    name, a short password, or a submitter without an organisation.
+    """
+    address = check_email(email)
+    if db.session.scalar(sa.select(User.id).where(User.email == address)) is not None:
+        raise ValidationError(f"An account with the e-mail address {address} already exists.", field="email")
+    if not name.strip():
+        raise ValidationError("A name is required.", field="name")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationError(f"The password must be at least {MIN_PASSWORD_LENGTH} characters long.", field="password")
+    if role is Role.SUBMITTER and organisation is None:
+        raise ValidationError("A submitter must act for an organisation.", field="organisation")
+    user = User(
+        email=address,
+        name=name.strip(),
+        password_hash=hash_password(password),
+        role=role,
+        organisation=organisation,
+    )
+    db.session.add(user)
+    db.session.flush()
+    audit.record(
+        user,
+        actor=actor,
+        action="user.create",
+        data={"role": role.value, "organisation": organisation.name if organisation else None},
+    )
+    return user
+
+
+def create_organisation(
+    *, name: str, kind: OrganisationKind, code: str | None = None, acronym: str | None = None, actor: User | None
+) -> Organisation:
+    """Create an organisation. Does not commit. Raises ValidationError if the name is taken."""
+    name = " ".join(name.split())
+    if not name:
+        raise ValidationError("An organisation name is required.", field="name")
+    exists = db.session.scalar(sa.select(Organisation.id).where(sa.func.lower(Organisation.name) == name.lower()))
+    if exists is not None:
+        raise ValidationError(f"An organisation named {name!r} already exists.", field="name")
+    organisation = Organisation(name=name, kind=kind, code=code, acronym=acronym)
+    db.session.add(organisation)
+    db.session.flush()
+    audit.record(organisation, actor=actor, action="organisation.create", data={"kind": kind.value, "code": code})
+    return organisation
+
+
+def submit_statement(
+    *,
+    author: User,
+    title: str,
+    meeting_session: MeetingSession | None,
+    area_ids: list[int],
+    kind: StatementKind,
+    language: Language,
+    delivered_on: date | None,
+    panel_id: int | None,
+    stream: BinaryIO,
+    filename: str,
+    store: FileStore,
+    max_bytes: int,
+) -> Statement:
+    """Store the uploaded document and create a statement awaiting review. Does not commit.
+
+    The metadata is checked before any byte is written; the document is typed by its
+    content. The stored file is removed again if the transaction is rolled back.
+    Raises PermissionDenied if `author` may not submit, ValidationError (or its
+    subclass UploadError) naming the offending field otherwise.
+    """
+    if not can_submit(author):
+        raise PermissionDenied("Only active submitters acting for an organisation can submit statements.")
+    title = " ".join((title or "").split())
+    if not title:
+        raise ValidationError("A title is required.", field="title")
+    if len(title) > MAX_TITLE_LENGTH:
+        raise ValidationError(f"The title must be at most {MAX_TITLE_LENGTH} characters.", field="title")
+    if meeting_session is None:
+        raise ValidationError("Choose the session this statement belongs to.", field="session_id")
+    now = utcnow()
+    if not meeting_session.is_open(now):
+        raise ValidationError(f"{meeting_session.label} is not open for submissions.", field="session_id")
+    if not area_ids:
+        raise ValidationError("Choose at least one area of discussion.", field="area_ids")
+    areas = list(
+        db.session.scalars(
+            sa.select(Area).where(Area.id.in_(set(area_ids)), Area.session_id == meeting_session.id)
+        )
+    )
+    if len(areas) != len(set(area_ids)):
+        raise ValidationError(
+            f"Choose areas of discussion of {meeting_session.label}; an area of another session was given.",
+            field="area_ids",
+        )
+    panel = None
+    if panel_id is not None:
+        panel = db.session.get(Panel, panel_id)
+        if panel is None or panel.session_id != meeting_session.id:
+            raise ValidationError(f"Choose a panel of {meeting_session.label}.", field="panel_id")
+    if delivered_on is not None:
+        if delivered_on > now.date() + timedelta(days=1):
+            raise ValidationError("The date delivered cannot be in the future.", field="delivered_on")
+        if delivered_on.year < 1945:
+            raise ValidationError("The date delivered is not a plausible date.", field="delivered_on")
+    if kind is StatementKind.DELIVERED and delivered_on is None:
+        raise ValidationError("Give the date a delivered statement was delivered.", field="delivered_on")
+
+    original_name = _clean_filename(filename)
+    received = store.receive(stream, max_bytes=max_bytes)
+    content_type = filetypes.detect(received.temp_path)
+    if content_type is None:
+        store.discard(received)
+        raise UploadError(
+            f"This file is not a {filetypes.ACCEPTED_DESCRIPTION} document, whatever its name says. "
+            "Please upload the statement in one of those formats.",
+            field="document",
+        )
+    key = store.place(received, db.session)
+    document = StoredFile(
+        storage_key=key,
+        original_name=original_name,
+        content_type=content_type,
+        size=received.size,
+        sha256=received.sha256,
+    )
+    statement = Statement(
+        title=title,
+        organisation_id=author.organisation_id,
+        submitted_by=author,
+        meeting_session=meeting_session,
+        panel=panel,
+        kind=kind,
+        language=language,
+        delivered_on=delivered_on,
+        document=document,
+        areas=sorted(areas, key=lambda a: a.position),
+        submitted_at=now,
+    )
+    db.session.add(statement)
+    db.session.flush()
+    audit.record(
+        statement,
+        actor=author,
+        action="submit",
+        new=statement.status.value,
+        data={
+            "title": title,
+            "session": meeting_session.number,
+            "areas": [a.code for a in statement.areas],
+            "file": {"name": original_name, "type": content_type, "size": received.size, "sha256": received.sha256},
+        },
+    )
+    return statement
+
+
+def _clean_filename(filename: str) -> str:
+    """A display name for the file: its last path component, printable, at most 255 characters."""
+    name = PurePath((filename or "").replace("\\", "/")).name
+    name = "".join(ch for ch in name if ch.isprintable()).strip()
+    return name[:255] or "document"

@@ -1,0 +1,65 @@
+"""Who may see and do what: role gates for views, `can_*` predicates, `*_or_404` loaders.
+
+Another organisation's unpublished statement is a 404, not a 403, so its existence
+stays hidden.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from flask import abort
+from flask_login import current_user
+
+from portal.enums import MODERATORS, Role, StatementStatus
+from portal.extensions import db, login_manager
+from portal.models import Statement, User
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def role_required(*roles: Role) -> Callable[[F], F]:
+    """Gate a view: anonymous users are sent to sign in, other roles get 403."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+def can_submit(user: User) -> bool:
+    return user.is_active and user.role is Role.SUBMITTER and user.organisation_id is not None
+
+
+def can_moderate(user: User) -> bool:
+    return user.is_active and user.role in MODERATORS
+
+
+def can_view_statement(user: User | None, statement: Statement) -> bool:
+    """Published statements are public; others only to their organisation and to moderators."""
+    if statement.status is StatementStatus.APPROVED:
+        return True
+    if user is None or not user.is_authenticated:
+        return False
+    if can_moderate(user):
+        return True
+    return user.organisation_id is not None and user.organisation_id == statement.organisation_id
+
+
+def statement_for_user_or_404(public_id: str, user: User | None) -> Statement:
+    """Load a statement by public id if `user` may see it, else abort with 404."""
+    statement = db.session.scalar(sa.select(Statement).where(Statement.public_id == public_id))
+    if statement is None or not can_view_statement(user, statement):
+        abort(404)
+    return statement
