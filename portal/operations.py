@@ -176,7 +176,7 @@ def submit_statement(
             "Please upload the statement in one of those formats.",
             field="document",
         )
-    key = store.place(received, db.session)
+    key = store.place(received, db.session())
     document = StoredFile(
         storage_key=key,
         original_name=original_name,

@@ -5,7 +5,8 @@ from collections.abc import Sequence
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import DateField, SelectField, SelectMultipleField, StringField, SubmitField
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, StopValidation
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from portal.enums import Language, StatementKind
 from portal.models import MeetingSession
@@ -16,90 +17,65 @@ NO_PANEL = 0
 def _int_or_none(value: object) -> int | None:
     if value in (None, ""):
         return None
-    try:
-        return int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return -1  # never a valid id: fails the choice check with a clear message
-
-
-class ChoiceField(SelectField):
-    """A select whose "not a valid choice" error says what to do."""
-
-    def __init__(self, *args: object, invalid_message: str, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)
-        self.invalid_message = invalid_message
-
-    def pre_validate(self, form: FlaskForm) -> None:
-        if self.data is not None and self.data not in {value for value, *_ in self.iter_choices()}:
-            raise StopValidation(self.invalid_message)
-
-
-class MultipleChoiceField(SelectMultipleField):
-    def __init__(self, *args: object, invalid_message: str, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)
-        self.invalid_message = invalid_message
-
-    def process_formdata(self, valuelist: list[str]) -> None:
-        try:
-            super().process_formdata(valuelist)
-        except ValueError:
-            self.data = []
-            raise ValueError(self.invalid_message) from None
-
-    def pre_validate(self, form: FlaskForm) -> None:
-        allowed = {value for value, *_ in self.iter_choices()}
-        if any(value not in allowed for value in self.data or []):
-            raise StopValidation(self.invalid_message)
+    return int(value)  # type: ignore[arg-type]  # ValueError becomes invalid_value_message
 
 
 class StatementForm(FlaskForm):
-    title = StringField(
-        "Title", validators=[DataRequired(message="A title is required."), Length(max=300)]
-    )
-    session_id = ChoiceField(
+    title = StringField("Title", validators=[DataRequired(message="A title is required."), Length(max=300)])
+    session_id = SelectField(
         "Session",
         coerce=_int_or_none,
         validators=[InputRequired(message="Choose the session this statement belongs to.")],
-        invalid_message="That session does not exist or is not open for submissions. Choose one from the list.",
+        invalid_value_message="Choose a session from the list.",
+        invalid_choice_message="That session does not exist or is not open for submissions. Choose one from the list.",
     )
-    area_ids = MultipleChoiceField(
+    area_ids = SelectMultipleField(
         "Area",
         coerce=int,
         validators=[DataRequired(message="Choose at least one area of discussion.")],
-        invalid_message="Choose areas of discussion of the chosen session from the list.",
+        invalid_value_message="Choose areas of discussion from the list.",
+        invalid_choice_message="Choose areas of discussion of a session open for submissions, from the list.",
     )
-    panel_id = ChoiceField(
+    panel_id = SelectField(
         "Panel",
         coerce=_int_or_none,
         validators=[Optional()],
-        invalid_message="That panel does not exist. Choose one from the list, or no particular panel.",
+        invalid_value_message="Choose a panel from the list.",
+        invalid_choice_message="That panel does not exist. Choose one from the list, or no particular panel.",
     )
     kind = SelectField(
         "Kind",
-        choices=[(k.value, k.label) for k in StatementKind],
+        choices=[SelectChoice(k.value, k.label) for k in StatementKind],
         default=StatementKind.DELIVERED.value,
         validators=[InputRequired(message="Choose the kind of statement.")],
+        invalid_choice_message="Choose a kind of statement from the list.",
     )
     language = SelectField(
         "Language",
-        choices=[(lang.value, lang.label) for lang in Language],
+        choices=[SelectChoice(lang.value, lang.label) for lang in Language],
         default=Language.ENGLISH.value,
         validators=[InputRequired(message="Choose the language of the document.")],
+        invalid_choice_message="Choose one of the six official languages from the list.",
     )
-    delivered_on = DateField("Date delivered", validators=[Optional()], format="%Y-%m-%d")
+    delivered_on = DateField(
+        "Date delivered",
+        validators=[Optional()],
+        format="%Y-%m-%d",
+        render_kw={"placeholder": "YYYY-MM-DD"},
+    )
     document = FileField("File", validators=[FileRequired(message="Choose the document to upload.")])
     submit = SubmitField("Submit statement")
 
     def __init__(self, *args: object, sessions: Sequence[MeetingSession], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.sessions = list(sessions)
-        self.session_id.choices = [(None, "Choose a session")] + [(s.id, s.label) for s in self.sessions]
-        # Grouped by session for display; the operation checks that areas match the session.
-        self.area_ids.choices = {s.label: [(a.id, a.label) for a in s.areas] for s in self.sessions}
-        self.panel_id.choices = {"": [(NO_PANEL, "No particular panel")]} | {
-            s.label: [(p.id, p.label) for p in s.panels] for s in self.sessions if s.panels
-        }
-
-    def validate_session_id(self, field: SelectField) -> None:
-        if field.data is None:
-            raise StopValidation("Choose the session this statement belongs to.")
+        self.session_id.choices = [SelectChoice("", "Choose a session")] + [
+            SelectChoice(s.id, s.label) for s in self.sessions
+        ]
+        # Grouped by session; the operation checks that the areas belong to the chosen session.
+        self.area_ids.choices = [
+            SelectChoice(a.id, a.label, optgroup=s.label) for s in self.sessions for a in s.areas
+        ]
+        self.panel_id.choices = [SelectChoice(NO_PANEL, "No particular panel")] + [
+            SelectChoice(p.id, p.label, optgroup=s.label) for s in self.sessions for p in s.panels
+        ]

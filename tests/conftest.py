@@ -1,0 +1,131 @@
+"""Fixtures: every database test runs on SQLite and, when PORTAL_TEST_DATABASE_URL is set, on PostgreSQL.
+
+SQLite gets a fresh file per test. PostgreSQL gets its schema once per run and
+is truncated after each test. CSRF protection stays on: form tests fetch a token
+from the page, as a browser would.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from portal import create_app
+from portal.extensions import db
+from portal.models import Base
+from tests import factories
+
+PG_URL = os.environ.get("PORTAL_TEST_DATABASE_URL", "").strip()
+BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
+
+TEST_CONFIG = {
+    "PORTAL_ENV": "testing",
+    "TESTING": True,
+    "SECRET_KEY": "test-secret-key",
+    "WTF_CSRF_ENABLED": True,
+    "PORTAL_MAX_UPLOAD_BYTES": 64 * 1024,
+    "MAX_CONTENT_LENGTH": 2 * 64 * 1024 + 64 * 1024,
+    "PORTAL_PAGE_SIZE": 5,
+}
+
+_pg_schema_ready = False
+
+
+def _reset_postgres(app: Flask) -> None:
+    global _pg_schema_ready
+    with app.app_context():
+        if not _pg_schema_ready:
+            Base.metadata.drop_all(db.engine)
+            with db.engine.begin() as conn:
+                conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+            Base.metadata.create_all(db.engine)
+            _pg_schema_ready = True
+        else:
+            truncate(db.engine)
+
+
+def truncate(engine: sa.Engine) -> None:
+    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+def make_app(backend: str, tmp_path: Path, **overrides: object) -> Flask:
+    url = PG_URL if backend == "postgresql" else f"sqlite:///{tmp_path / 'test.db'}"
+    return create_app(
+        {
+            **TEST_CONFIG,
+            "SQLALCHEMY_DATABASE_URI": url,
+            "PORTAL_STORAGE_DIR": str(tmp_path / "files"),
+            **overrides,
+        }
+    )
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgresql" and not PG_URL:
+        pytest.skip("PORTAL_TEST_DATABASE_URL is not set")
+    return request.param
+
+
+@pytest.fixture
+def app(backend: str, tmp_path: Path) -> Iterator[Flask]:
+    app = make_app(backend, tmp_path)
+    if backend == "postgresql":
+        _reset_postgres(app)
+    else:
+        with app.app_context():
+            Base.metadata.create_all(db.engine)
+    with app.app_context():
+        factories.seed_catalogue()
+        db.session.commit()
+    yield app  # no app context is held while the test runs
+    with app.app_context():
+        db.session.remove()
+        if backend == "postgresql":
+            truncate(db.engine)
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask):
+    return app.test_cli_runner()
+
+
+_CSRF = re.compile(r'name="(?:[\w-]+-)?csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    match = _CSRF.search(html)
+    assert match, "no CSRF token in the page"
+    return match.group(1) or match.group(2)
+
+
+def csrf_token(client: FlaskClient, url: str = "/sign-in") -> str:
+    """A CSRF token from the page at `url`, as a browser would have it."""
+    response = client.get(url)
+    return csrf_from(response.get_data(as_text=True))
+
+
+def login(client: FlaskClient, email: str, password: str = factories.PASSWORD) -> None:
+    token = csrf_token(client, "/sign-in")
+    response = client.post("/sign-in", data={"email": email, "password": password, "csrf_token": token})
+    assert response.status_code == 302, response.get_data(as_text=True)
+
+
+def logout(client: FlaskClient) -> None:
+    token = csrf_token(client, "/")
+    client.post("/sign-out", data={"csrf_token": token})
