@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
+import time
 from datetime import UTC, datetime
 
 import click
 import sqlalchemy as sa
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from portal import audit, demo, operations
 from portal.enums import Role
@@ -130,6 +131,7 @@ def session_window_command(number: int, opens: str | None, closes: str | None) -
 
 
 @click.command("demo")
+@with_appcontext
 @click.option("--users", "with_users", is_flag=True, help="Also create demo accounts with a known password.")
 @click.option("--no-open", is_flag=True, help="Do not open submission windows.")
 def demo_command(with_users: bool, no_open: bool) -> None:
@@ -146,14 +148,29 @@ def demo_command(with_users: bool, no_open: bool) -> None:
 
 
 @click.command("sweep-files")
+@with_appcontext
 @click.option("--dry-run", is_flag=True, help="Only list what would be removed.")
-def sweep_files_command(dry_run: bool) -> None:
+@click.option(
+    "--min-age",
+    type=click.IntRange(min=0),
+    default=60,
+    show_default=True,
+    help="Minutes a file must have existed, so uploads still in progress are left alone.",
+)
+def sweep_files_command(dry_run: bool, min_age: int) -> None:
     """Remove stored files that no database row refers to (left by a crash)."""
     store = get_store()
+    cutoff = time.time() - min_age * 60
     known = set(db.session.scalars(sa.select(StoredFile.storage_key)))
-    orphans = [key for key in store.keys() if key not in known]
+    orphans = [key for key in store.keys() if key not in known and store.path(key).stat().st_mtime <= cutoff]
     for key in orphans:
         click.echo(f"{'would remove' if dry_run else 'removing'} {key}")
         if not dry_run:
             store.delete(key)
-    click.echo(f"{len(orphans)} orphaned file(s){' found' if dry_run else ' removed'}.")
+    partial = [p for p in store.incoming() if p.stat().st_mtime <= cutoff]
+    for path in partial:
+        click.echo(f"{'would remove' if dry_run else 'removing'} unfinished upload {path.name}")
+        if not dry_run:
+            path.unlink(missing_ok=True)
+    verb = "found" if dry_run else "removed"
+    click.echo(f"{len(orphans)} orphaned file(s) and {len(partial)} unfinished upload(s) {verb}.")

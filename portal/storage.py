@@ -105,6 +105,11 @@ class FileStore:
             if path.is_file() and len(path.name) == 32:
                 yield path.name
 
+    def incoming(self) -> list[Path]:
+        """Temporary files of uploads in progress (or abandoned by a crash)."""
+        folder = self.root / "incoming"
+        return sorted(folder.glob("*.part")) if folder.is_dir() else []
+
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
 

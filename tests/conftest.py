@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,13 +39,31 @@ TEST_CONFIG = {
 _pg_schema_ready = False
 
 
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A private database for this test run, created next to PORTAL_TEST_DATABASE_URL's and dropped after.
+
+    Several runs (developers, CI) can then share one server without truncating each other's data.
+    """
+    if not PG_URL:
+        pytest.skip("PORTAL_TEST_DATABASE_URL is not set")
+    server = sa.make_url(PG_URL)
+    name = f"portal_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def _reset_postgres(app: Flask) -> None:
     global _pg_schema_ready
     with app.app_context():
         if not _pg_schema_ready:
-            Base.metadata.drop_all(db.engine)
-            with db.engine.begin() as conn:
-                conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
             Base.metadata.create_all(db.engine)
             _pg_schema_ready = True
         else:
@@ -57,12 +76,11 @@ def truncate(engine: sa.Engine) -> None:
         conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 
-def make_app(backend: str, tmp_path: Path, **overrides: object) -> Flask:
-    url = PG_URL if backend == "postgresql" else f"sqlite:///{tmp_path / 'test.db'}"
+def make_app(database_url: str, tmp_path: Path, **overrides: object) -> Flask:
     return create_app(
         {
             **TEST_CONFIG,
-            "SQLALCHEMY_DATABASE_URI": url,
+            "SQLALCHEMY_DATABASE_URI": database_url,
             "PORTAL_STORAGE_DIR": str(tmp_path / "files"),
             **overrides,
         }
@@ -77,8 +95,16 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def app(backend: str, tmp_path: Path) -> Iterator[Flask]:
-    app = make_app(backend, tmp_path)
+def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of the database the test runs on (a private PostgreSQL database, or a fresh SQLite file)."""
+    if backend == "postgresql":
+        return request.getfixturevalue("pg_url")
+    return f"sqlite:///{tmp_path / 'test.db'}"
+
+
+@pytest.fixture
+def app(backend: str, database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    app = make_app(database_url, tmp_path)
     if backend == "postgresql":
         _reset_postgres(app)
     else:

@@ -1,0 +1,98 @@
+"""`flask --app portal db upgrade` on an empty database yields exactly the models' schema."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from portal.extensions import db
+from portal.models import Base
+from tests.conftest import PG_URL, make_app
+
+
+@pytest.fixture
+def empty_database_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """A database with nothing in it: a new SQLite file, or a new PostgreSQL database."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    server = sa.make_url(PG_URL)
+    name = f"portal_migrate_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _check_constraints(engine: sa.Engine) -> set[tuple[str, str]]:
+    inspector = sa.inspect(engine)
+    return {
+        (table, c["name"])
+        for table in inspector.get_table_names()
+        if table != "alembic_version"
+        for c in inspector.get_check_constraints(table)
+    }
+
+
+def test_upgrade_empty_database_matches_models(empty_database_url, tmp_path):
+    app = make_app(empty_database_url, tmp_path)
+    result = app.test_cli_runner().invoke(args=["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+
+    with app.app_context():
+        with db.engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+        assert diff == []
+        expected_checks = {
+            (table.name, constraint.name)
+            for table in Base.metadata.sorted_tables
+            for constraint in table.constraints
+            if isinstance(constraint, sa.CheckConstraint)
+        }
+        assert _check_constraints(db.engine) == expected_checks
+        db.engine.dispose()
+
+
+def test_upgrade_creates_append_only_audit_trigger(empty_database_url, tmp_path):
+    app = make_app(empty_database_url, tmp_path)
+    assert app.test_cli_runner().invoke(args=["db", "upgrade"]).exit_code == 0
+    with app.app_context():
+        with db.engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO audit_events (created_at, actor_label, action, object_type, object_id, object_ref, note, data) "
+                    "VALUES (CURRENT_TIMESTAMP, 'system', 'test', 'statements', 1, '', '', '{}')"
+                )
+            )
+        with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+            with db.engine.begin() as conn:
+                conn.execute(sa.text("UPDATE audit_events SET note = 'changed'"))
+        with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+            with db.engine.begin() as conn:
+                conn.execute(sa.text("DELETE FROM audit_events"))
+        with db.engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT note FROM audit_events")).scalar_one() == ""
+        db.engine.dispose()
+
+
+def test_downgrade_to_base_removes_everything(empty_database_url, tmp_path):
+    app = make_app(empty_database_url, tmp_path)
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    result = runner.invoke(args=["db", "downgrade", "base"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert set(sa.inspect(db.engine).get_table_names()) <= {"alembic_version"}
+        db.engine.dispose()
