@@ -7,6 +7,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from portal.extensions import db
+from portal.storage import megabytes
 
 MESSAGES = {
     400: ("Bad request", "The request could not be understood. Please go back and try again."),
@@ -33,9 +34,9 @@ def init_app(app: Flask) -> None:
         code = exc.code or 500
         title, message = MESSAGES.get(code, (exc.name, exc.description or ""))
         if code == 413:
-            limit = app.config["PORTAL_MAX_UPLOAD_BYTES"] // (1024 * 1024)
+            limit = megabytes(app.config["PORTAL_MAX_UPLOAD_BYTES"])
             message = (
-                f"The upload was far larger than the {limit} MB limit and was not read. Nothing was saved. "
+                f"The upload was far larger than the {limit} limit and was not read. Nothing was saved. "
                 "Please go back and choose a smaller file."
             )
         return render_template("error.html", code=code, title=title, message=message, path=request.path), code

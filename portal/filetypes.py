@@ -50,28 +50,37 @@ def _zip_document_type(path: Path) -> str | None:
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())
             if "mimetype" in names and "content.xml" in names:
-                declared = archive.read("mimetype").decode("ascii", "replace").strip()
+                # Read a bounded amount: a crafted member could decompress to gigabytes.
+                with archive.open("mimetype") as member:
+                    declared = member.read(200).decode("ascii", "replace").strip()
                 return ODT if declared == ODT else None
             if "[Content_Types].xml" in names and "word/document.xml" in names:
                 return DOCX
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError, NotImplementedError):
+    except Exception:  # any damage (bad CRC, zlib errors, truncation) means "not a document"
         return None
     return None
+
+
+def _has_binary_controls(codes: bytes | list[int]) -> bool:
+    """NUL, or more than 1% of control characters that text files do not contain."""
+    if 0 in codes:
+        return True
+    binary_controls = sum(1 for c in codes if c < 32 and c not in (9, 10, 12, 13, 27))
+    return binary_controls > len(codes) // 100
 
 
 def _looks_like_text(path: Path) -> bool:
     with path.open("rb") as fh:
         sample = fh.read(_TEXT_SAMPLE_BYTES)
     if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+        if len(sample) % 2:
+            sample = sample[:-1]
         try:
-            sample.decode("utf-16")
+            text = sample.decode("utf-16")
         except UnicodeDecodeError:
             return False
-        return True
-    if b"\x00" in sample:
-        return False
-    binary_controls = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13, 27))
-    if binary_controls > len(sample) // 100:
+        return not _has_binary_controls([ord(ch) for ch in text])
+    if _has_binary_controls(sample):
         return False
     try:
         # A sample may end inside a multi-byte character; ignore an incomplete tail.

@@ -168,7 +168,11 @@ def submit_statement(
 
     original_name = _clean_filename(filename)
     received = store.receive(stream, max_bytes=max_bytes)
-    content_type = filetypes.detect(received.temp_path)
+    try:
+        content_type = filetypes.detect(received.temp_path)
+    except BaseException:
+        store.discard(received)
+        raise
     if content_type is None:
         store.discard(received)
         raise UploadError(

@@ -59,7 +59,7 @@ class FileStore:
                     size += len(chunk)
                     if size > max_bytes:
                         raise UploadError(
-                            f"The file is larger than the {_megabytes(max_bytes)} limit. "
+                            f"The file is larger than the {megabytes(max_bytes)} limit. "
                             "Please upload a smaller file.",
                             field="document",
                         )
@@ -119,7 +119,8 @@ def get_store() -> FileStore:
     return FileStore(current_app.config["PORTAL_STORAGE_DIR"])
 
 
-def _megabytes(n: int) -> str:
+def megabytes(n: int) -> str:
+    """A size limit for people to read, e.g. "25 MB" or "0.0625 MB"."""
     return f"{n / (1024 * 1024):g} MB"
 
 

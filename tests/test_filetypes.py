@@ -68,7 +68,7 @@ CASES: list[tuple[str, Callable[[], bytes], str | None]] = [
 
 
 @pytest.mark.parametrize(("content", "expected"), [(make, expected) for _, make, expected in CASES], ids=[c[0] for c in CASES])
-def test_detect_types_content(tmp_path: Path, content: Callable[[], bytes], expected: str | None) -> None:
+def test_detect_types_by_content(tmp_path: Path, content: Callable[[], bytes], expected: str | None) -> None:
     path = tmp_path / "upload.bin"
     path.write_bytes(content())
     assert detect(path) == expected
@@ -91,7 +91,7 @@ def test_detect_text_longer_than_the_sample_cut_inside_a_character(tmp_path: Pat
     assert detect(path) == TEXT
 
 
-def test_every_detected_type_is_accepted_and_has_an_extension() -> None:
+def test_detected_types_are_accepted_with_extensions() -> None:
     for mime in (PDF, DOCX, ODT, TEXT):
         assert mime in filetypes.ACCEPTED
         assert mime in filetypes.EXTENSIONS

@@ -32,7 +32,7 @@ class StatementForm(FlaskForm):
     area_ids = SelectMultipleField(
         "Area",
         coerce=int,
-        validators=[DataRequired(message="Choose at least one area of discussion.")],
+        validators=[InputRequired(message="Choose at least one area of discussion.")],
         invalid_value_message="Choose areas of discussion from the list.",
         invalid_choice_message="Choose areas of discussion of a session open for submissions, from the list.",
     )

@@ -13,7 +13,7 @@ from portal.extensions import db
 from portal.filetypes import ACCEPTED_DESCRIPTION
 from portal.models import MeetingSession, utcnow
 from portal.permissions import role_required
-from portal.storage import get_store
+from portal.storage import get_store, megabytes
 from portal.submit.forms import NO_PANEL, StatementForm
 
 bp = Blueprint("submit", __name__)
@@ -65,7 +65,7 @@ def new() -> str | Response | tuple[str, int]:
             "submit/new.html",
             form=form,
             accepted=ACCEPTED_DESCRIPTION,
-            max_mb=current_app.config["PORTAL_MAX_UPLOAD_BYTES"] // (1024 * 1024),
+            max_size=megabytes(current_app.config["PORTAL_MAX_UPLOAD_BYTES"]),
         ),
         status,
     )
