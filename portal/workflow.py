@@ -72,7 +72,7 @@ def apply(
         raise PermissionDenied(f"You are not allowed to {action} statements.")
     if expected_version is not None and expected_version != statement.version:
         raise ConflictError(
-            "This statement was changed by someone else while you were looking at it "
+            "This statement changed after you opened it "
             f"(it is now {statement.status.label.lower()}). Nothing was changed; please review it again."
         )
     if statement.status not in transition.source:

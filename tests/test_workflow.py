@@ -19,7 +19,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from portal import workflow
-from portal.enums import MODERATORS, Role, StatementStatus
+from portal.enums import Role, StatementStatus
 from portal.exceptions import ConflictError, PermissionDenied, WorkflowError
 from portal.extensions import db
 from portal.models import AuditEvent, Statement, User, utcnow
@@ -44,8 +44,6 @@ ACTOR_EMAILS = {
     Role.ADMIN: "admin@un.example",
 }
 DECISIONS = tuple(workflow.TRANSITIONS)
-
-CASES = [(status, action, role) for status in StatementStatus for action in workflow.TRANSITIONS for role in Role]
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -83,13 +81,23 @@ def _decision_events(statement_id: int) -> list[AuditEvent]:
     )
 
 
-def _arrange(app: Flask, status: StatementStatus = S.SUBMITTED, **kwargs: Any) -> tuple[str, int]:
+def _arrange(app: Flask, status: StatementStatus = S.SUBMITTED) -> tuple[str, int]:
     """The cast of people and one statement in `status`; returns (public_id, id)."""
+    return _arrange_many(app, [status])[0]
+
+
+def _arrange_many(app: Flask, statuses: list[StatementStatus]) -> list[tuple[str, int]]:
+    """The cast of people and one statement per entry of `statuses`; returns their (public_id, id)."""
     with app.app_context():
         people = factories.make_people()
-        statement = factories.make_statement(people["submitter"], status=status, moderator=people["moderator"], **kwargs)
+        statements = [
+            factories.make_statement(
+                people["submitter"], status=status, moderator=people["moderator"], title=f"Statement {n} on detention"
+            )
+            for n, status in enumerate(statuses, start=1)
+        ]
         db.session.commit()
-        return statement.public_id, statement.id
+        return [(s.public_id, s.id) for s in statements]
 
 
 def _hidden(page: str, name: str) -> str:
@@ -119,7 +127,9 @@ def _forms_on(page: str, public_id: str) -> list[str]:
 
 
 def _buttons_on(page: str) -> list[str]:
-    return re.findall(r'<input class="button [^"]*" id="\w+-submit" name="\w+-submit" type="submit" value="([^"]+)"', page)
+    return re.findall(
+        r'<input class="button [^"]*" id="\w+-submit" name="\w+-submit" type="submit" value="([^"]+)"', page
+    )
 
 
 def _flashes(page: str, category: str) -> list[str]:
@@ -158,11 +168,10 @@ def test_allowed_actions_per_status_and_role(status, role, active):
 # --- workflow.apply, every status x action x role ----------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("status", "action", "role"), CASES, ids=[f"{s.value}-{a}-{r.value}" for s, a, r in CASES]
-)
-def test_apply_matrix_moves_or_refuses_without_change(app, status, action, role):
-    public_id, statement_id = _arrange(app, status)
+def _check_apply_case(
+    app: Flask, status: StatementStatus, action: str, role: Role, public_id: str, statement_id: int
+) -> None:
+    """apply() on a statement in `status` by `role`: the move and its audit row, or a refusal that changes nothing."""
     transition = workflow.TRANSITIONS[action]
     allowed = status in transition.source and role in transition.roles
     assert allowed == ((status, action, role) in EXPECTED_ALLOWED)
@@ -171,6 +180,7 @@ def test_apply_matrix_moves_or_refuses_without_change(app, status, action, role)
 
     with app.app_context():
         statement = _statement(public_id)
+        assert statement.status is status
         actor = _user(ACTOR_EMAILS[role])
         actor_id = actor.id
         before = _row(public_id)
@@ -227,61 +237,61 @@ def test_apply_matrix_moves_or_refuses_without_change(app, status, action, role)
         assert [e.id for e in _decision_events(statement_id)] == [event_id]
 
 
-def test_apply_inactive_moderator_is_refused(app):
-    public_id, _ = _arrange(app)
-    with app.app_context():
-        _user("mod@un.example").active = False
-        db.session.commit()
-    with app.app_context():
-        before, audit_before = _row(public_id), _audit_count()
-        with pytest.raises(PermissionDenied):
-            workflow.apply(_statement(public_id), "approve", actor=_user("mod@un.example"))
-        db.session.rollback()
-    with app.app_context():
-        assert _row(public_id) == before
-        assert _audit_count() == audit_before
+@pytest.mark.parametrize("status", list(StatementStatus), ids=lambda s: s.value)
+def test_apply_matrix_moves_or_refuses_without_change(app, subtests, status):
+    """Every action x role from `status`, each on its own statement (one app per status keeps this fast)."""
+    cases = [(action, role) for action in workflow.TRANSITIONS for role in Role]
+    statements = _arrange_many(app, [status] * len(cases))
+    for (action, role), (public_id, statement_id) in zip(cases, statements):
+        with subtests.test(status=status.value, action=action, role=role.value):
+            _check_apply_case(app, status, action, role, public_id, statement_id)
 
 
-def test_apply_unknown_action_is_refused(app):
+def test_apply_unknown_action_or_inactive_moderator_is_refused(app):
     public_id, _ = _arrange(app)
     with app.app_context():
         before, audit_before = _row(public_id), _audit_count()
         with pytest.raises(WorkflowError):
             workflow.apply(_statement(public_id), "publish", actor=_user("admin@un.example"))
         db.session.rollback()
+        _user("mod@un.example").active = False
+        db.session.commit()
+    with app.app_context():
+        statement, moderator = _statement(public_id), _user("mod@un.example")
+        assert workflow.allowed_actions(statement, moderator) == []
+        for action in workflow.TRANSITIONS:
+            with pytest.raises(PermissionDenied):
+                workflow.apply(statement, action, actor=moderator, note=REASON)
+            db.session.rollback()
+    with app.app_context():
         assert _row(public_id) == before
         assert _audit_count() == audit_before
 
 
-@pytest.mark.parametrize("note", ["", "   ", "\n\t  \r\n"], ids=["empty", "spaces", "whitespace"])
-def test_reject_without_reason_is_refused(app, note):
+def test_reject_without_valid_reason_is_refused(app, subtests):
     public_id, _ = _arrange(app)
+    notes = {
+        "empty": "",
+        "spaces": "   ",
+        "whitespace": "\n\t  \r\n",
+        "too-long": "x" * (workflow.MAX_NOTE_LENGTH + 1),
+    }
     with app.app_context():
         before, audit_before = _row(public_id), _audit_count()
-        with pytest.raises(WorkflowError) as info:
-            workflow.apply(_statement(public_id), "reject", actor=_user("mod@un.example"), note=note)
-        assert info.value.field == "note"
-        assert "Reason is required" in info.value.message
-        db.session.rollback()
-    with app.app_context():
-        assert _row(public_id) == before
-        assert _audit_count() == audit_before
-
-
-def test_reject_reason_too_long_is_refused(app):
-    public_id, _ = _arrange(app)
-    with app.app_context():
-        before, audit_before = _row(public_id), _audit_count()
-        with pytest.raises(WorkflowError) as info:
-            workflow.apply(
-                _statement(public_id), "reject", actor=_user("mod@un.example"), note="x" * (workflow.MAX_NOTE_LENGTH + 1)
-            )
-        assert info.value.field == "note"
-        assert str(workflow.MAX_NOTE_LENGTH) in info.value.message
-        db.session.rollback()
-    with app.app_context():
-        assert _row(public_id) == before
-        assert _audit_count() == audit_before
+    for name, note in notes.items():
+        with subtests.test(note=name):
+            with app.app_context():
+                with pytest.raises(WorkflowError) as info:
+                    workflow.apply(_statement(public_id), "reject", actor=_user("mod@un.example"), note=note)
+                assert info.value.field == "note"
+                if name == "too-long":
+                    assert f"at most {workflow.MAX_NOTE_LENGTH} characters" in info.value.message
+                else:
+                    assert info.value.message == "Reason is required to reject a statement."
+                db.session.rollback()
+            with app.app_context():
+                assert _row(public_id) == before
+                assert _audit_count() == audit_before
 
 
 def test_reject_reason_at_limit_is_accepted_and_stripped(app):
@@ -297,25 +307,29 @@ def test_reject_reason_at_limit_is_accepted_and_stripped(app):
         assert [e.note for e in _decision_events(statement.id)] == [reason]
 
 
-@pytest.mark.parametrize("offset", [-1, 1], ids=["older", "newer"])
-@pytest.mark.parametrize("action", DECISIONS)
-def test_apply_expected_version_mismatch_raises_conflict(app, action, offset):
+def test_apply_expected_version_mismatch_raises_conflict(app, subtests):
     public_id, _ = _arrange(app)
     with app.app_context():
-        statement = _statement(public_id)
         before, audit_before = _row(public_id), _audit_count()
-        with pytest.raises(ConflictError):
-            workflow.apply(
-                statement, action, actor=_user("mod@un.example"), note=REASON, expected_version=statement.version + offset
-            )
-        db.session.rollback()
-    with app.app_context():
-        assert _row(public_id) == before
-        assert _audit_count() == audit_before
-
-
-def test_apply_expected_version_match_succeeds(app):
-    public_id, _ = _arrange(app)
+    for action in workflow.TRANSITIONS:
+        for offset in (-1, 1, 100):
+            with subtests.test(action=action, offset=offset):
+                with app.app_context():
+                    statement = _statement(public_id)
+                    with pytest.raises(ConflictError) as info:
+                        workflow.apply(
+                            statement,
+                            action,
+                            actor=_user("mod@un.example"),
+                            note=REASON,
+                            expected_version=statement.version + offset,
+                        )
+                    assert "changed after you opened it" in info.value.message
+                    db.session.rollback()
+                with app.app_context():
+                    assert _row(public_id) == before
+                    assert _audit_count() == audit_before
+    # The version the moderator saw, still current: the move goes through.
     with app.app_context():
         statement = _statement(public_id)
         workflow.apply(statement, "approve", actor=_user("mod@un.example"), expected_version=statement.version)
@@ -327,10 +341,9 @@ def test_apply_expected_version_match_succeeds(app):
 # --- through the web ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("email", ["mod@un.example", "admin@un.example"])
-def test_web_approve_publishes_and_audits(app, email):
+def test_web_approve_publishes_and_audits(app):
     public_id, statement_id = _arrange(app)
-    client = _signed_in(app, email)
+    client = _signed_in(app, "mod@un.example")
     page = client.get(f"/moderation/{public_id}").get_data(as_text=True)
     response = client.post(f"/moderation/{public_id}/approve", data=_decision_data(page, "approve"))
     assert response.status_code == 302
@@ -341,34 +354,37 @@ def test_web_approve_publishes_and_audits(app, email):
     with app.app_context():
         statement = _statement(public_id)
         assert statement.status is S.APPROVED
-        assert statement.decided_by.email == email
+        assert statement.decided_by.email == "mod@un.example"
         assert statement.published_at is not None
+        assert statement.decision_note is None
         assert statement.version == 2
         events = _decision_events(statement_id)
-        assert [(e.action, e.old_status, e.new_status, e.actor_label) for e in events] == [
-            ("approve", "submitted", "approved", email)
+        assert [(e.action, e.old_status, e.new_status, e.actor_label, e.note) for e in events] == [
+            ("approve", "submitted", "approved", "mod@un.example", "")
         ]
-    anonymous = app.test_client()
-    assert anonymous.get(f"/statements/{public_id}").status_code == 200
+    assert app.test_client().get(f"/statements/{public_id}").status_code == 200
 
 
 def test_web_reject_with_reason_is_shown_to_submitter(app):
     public_id, statement_id = _arrange(app)
     reason = "Off-topic for this session <b>& please</b> resubmit to session 2."
-    moderator = _signed_in(app, "mod@un.example")
-    page = moderator.get(f"/moderation/{public_id}").get_data(as_text=True)
-    response = moderator.post(f"/moderation/{public_id}/reject", data=_decision_data(page, "reject", note=reason))
+    admin = _signed_in(app, "admin@un.example")
+    page = admin.get(f"/moderation/{public_id}").get_data(as_text=True)
+    response = admin.post(f"/moderation/{public_id}/reject", data=_decision_data(page, "reject", note=f"  {reason}\n"))
     assert response.status_code == 302
     assert response.headers["Location"] == "/moderation/"
+    queue = admin.get("/moderation/").get_data(as_text=True)
+    assert any(public_id in m and "was rejected" in m for m in _flashes(queue, "success"))
 
     with app.app_context():
         statement = _statement(public_id)
         assert statement.status is S.REJECTED
         assert statement.decision_note == reason
+        assert statement.decided_by.email == "admin@un.example"
         assert statement.published_at is None
         events = _decision_events(statement_id)
-        assert [(e.action, e.old_status, e.new_status, e.note) for e in events] == [
-            ("reject", "submitted", "rejected", reason)
+        assert [(e.action, e.old_status, e.new_status, e.actor_label, e.note) for e in events] == [
+            ("reject", "submitted", "rejected", "admin@un.example", reason)
         ]
 
     escaped = html_lib.escape(reason, quote=False)
@@ -379,85 +395,75 @@ def test_web_reject_with_reason_is_shown_to_submitter(app):
     assert "<b>& please</b>" not in mine
     page = submitter.get(f"/statements/{public_id}")
     assert page.status_code == 200
-    text = page.get_data(as_text=True)
-    assert f"<strong>Reason given by the secretariat:</strong> {escaped}" in text
-    # Not public.
+    assert f"<strong>Reason given by the secretariat:</strong> {escaped}" in page.get_data(as_text=True)
+    # Still not public.
     assert app.test_client().get(f"/statements/{public_id}").status_code == 404
 
 
-@pytest.mark.parametrize("note", ["", "   \n  "], ids=["empty", "whitespace"])
-def test_web_reject_without_reason_shows_error_and_changes_nothing(app, note):
+def test_web_reject_without_valid_reason_shows_error_and_changes_nothing(app, subtests):
     public_id, _ = _arrange(app)
     with app.app_context():
         before, audit_before = _row(public_id), _audit_count()
     client = _signed_in(app, "mod@un.example")
     page = client.get(f"/moderation/{public_id}").get_data(as_text=True)
-    response = client.post(f"/moderation/{public_id}/reject", data=_decision_data(page, "reject", note=note))
-    assert response.status_code == 400
-    text = response.get_data(as_text=True)
-    assert '<ul class="errors" id="reject-note-error">' in text
-    assert "<li>Reason is required to reject a statement.</li>" in text
-    assert 'aria-invalid="true"' in text
-    # The form is shown again, with both decisions still open.
-    assert _forms_on(text, public_id) == ["approve", "reject"]
-    with app.app_context():
-        assert _row(public_id) == before
-        assert _audit_count() == audit_before
+    notes = {
+        "empty": ("", "Reason is required to reject a statement."),
+        "whitespace": ("   \n  ", "Reason is required to reject a statement."),
+        "too-long": ("x" * (workflow.MAX_NOTE_LENGTH + 1), f"{workflow.MAX_NOTE_LENGTH} characters"),
+    }
+    for name, (note, message) in notes.items():
+        with subtests.test(note=name):
+            response = client.post(f"/moderation/{public_id}/reject", data=_decision_data(page, "reject", note=note))
+            assert response.status_code == 400
+            text = response.get_data(as_text=True)
+            errors = re.search(r'<ul class="errors" id="reject-note-error">(.*?)</ul>', text, flags=re.S)
+            assert errors, "no error on the Reason field"
+            assert message in errors.group(1)
+            assert 'aria-invalid="true"' in text
+            # The form is shown again, with both decisions still open.
+            assert _forms_on(text, public_id) == ["approve", "reject"]
+            with app.app_context():
+                assert _row(public_id) == before
+                assert _audit_count() == audit_before
 
 
-def test_web_reject_reason_too_long_is_refused(app):
-    public_id, _ = _arrange(app)
-    with app.app_context():
-        before, audit_before = _row(public_id), _audit_count()
-    client = _signed_in(app, "mod@un.example")
-    page = client.get(f"/moderation/{public_id}").get_data(as_text=True)
-    note = "x" * (workflow.MAX_NOTE_LENGTH + 1)
-    response = client.post(f"/moderation/{public_id}/reject", data=_decision_data(page, "reject", note=note))
-    assert response.status_code == 400
-    assert 'id="reject-note-error"' in response.get_data(as_text=True)
-    with app.app_context():
-        assert _row(public_id) == before
-        assert _audit_count() == audit_before
-
-
-@pytest.mark.parametrize(
-    ("first", "second"),
-    [("approve", "approve"), ("approve", "reject"), ("reject", "reject"), ("reject", "approve")],
-)
-def test_web_deciding_twice_redirects_with_message_and_changes_nothing(app, first, second):
+@pytest.mark.parametrize("first", DECISIONS)
+def test_web_deciding_twice_redirects_with_message_and_changes_nothing(app, subtests, first):
     public_id, statement_id = _arrange(app)
     client = _signed_in(app, "mod@un.example")
     page = client.get(f"/moderation/{public_id}").get_data(as_text=True)  # the first page load
     response = client.post(f"/moderation/{public_id}/{first}", data=_decision_data(page, first, note=REASON))
     assert response.status_code == 302
     assert response.headers["Location"] == "/moderation/"
-    client.get("/moderation/")  # consume the success message
+    client.get("/moderation/")  # shows (and consumes) the success message
     with app.app_context():
         decided = _row(public_id)
         audit_before = _audit_count()
-
-    response = client.post(f"/moderation/{public_id}/{second}", data=_decision_data(page, second, note="Second thoughts."))
-    assert response.status_code == 302
-    assert response.headers["Location"] == f"/moderation/{public_id}"
-    review = client.get(response.headers["Location"])
-    assert review.status_code == 200
-    text = review.get_data(as_text=True)
-    errors = _flashes(text, "error")
-    assert len(errors) == 1
     label = EXPECTED_TARGETS[first].label.lower()
-    assert f"it is now {label}" in errors[0]
-    assert "Nothing was changed" in errors[0]
-    assert _forms_on(text, public_id) == []
-    assert f"This statement has been decided: {label} by Mod" in text
 
-    with app.app_context():
-        assert _row(public_id) == decided
-        assert _audit_count() == audit_before
-        assert [e.action for e in _decision_events(statement_id)] == [first]
+    for second in DECISIONS:  # the same decision again, and the other one, from the first page load
+        with subtests.test(first=first, second=second):
+            response = client.post(
+                f"/moderation/{public_id}/{second}", data=_decision_data(page, second, note="Second thoughts.")
+            )
+            assert response.status_code == 302
+            assert response.headers["Location"] == f"/moderation/{public_id}"
+            review = client.get(response.headers["Location"])
+            assert review.status_code == 200
+            text = review.get_data(as_text=True)
+            errors = _flashes(text, "error")
+            assert len(errors) == 1
+            assert f"it is now {label}" in errors[0]
+            assert "Nothing was changed" in errors[0]
+            assert _forms_on(text, public_id) == []
+            assert f"This statement has been decided: {label} by Mod" in text
+            with app.app_context():
+                assert _row(public_id) == decided
+                assert _audit_count() == audit_before
+                assert [e.action for e in _decision_events(statement_id)] == [first]
 
 
-@pytest.mark.parametrize("action", DECISIONS)
-def test_web_stale_form_after_other_moderator_decided_is_refused(app, action):
+def test_web_stale_form_after_other_moderator_decided_is_refused(app, subtests):
     public_id, statement_id = _arrange(app)
     slow = _signed_in(app, "mod@un.example")
     fast = _signed_in(app, "admin@un.example")
@@ -470,92 +476,100 @@ def test_web_stale_form_after_other_moderator_decided_is_refused(app, action):
         decided = _row(public_id)
         audit_before = _audit_count()
 
-    response = slow.post(f"/moderation/{public_id}/{action}", data=_decision_data(stale_page, action, note=REASON))
-    assert response.status_code == 302
-    assert response.headers["Location"] == f"/moderation/{public_id}"
-    text = slow.get(response.headers["Location"]).get_data(as_text=True)
-    errors = _flashes(text, "error")
-    assert len(errors) == 1
-    assert "changed by someone else" in errors[0]
-    assert "it is now published" in errors[0]
-    assert "Nothing was changed" in errors[0]
-    assert _forms_on(text, public_id) == []
-
-    with app.app_context():
-        assert _row(public_id) == decided
-        assert _audit_count() == audit_before
-        events = _decision_events(statement_id)
-        assert [(e.action, e.actor_label) for e in events] == [("approve", "admin@un.example")]
+    for action in DECISIONS:
+        with subtests.test(action=action):
+            data = _decision_data(stale_page, action, note=REASON)
+            response = slow.post(f"/moderation/{public_id}/{action}", data=data)
+            assert response.status_code == 302
+            assert response.headers["Location"] == f"/moderation/{public_id}"
+            text = slow.get(response.headers["Location"]).get_data(as_text=True)
+            errors = _flashes(text, "error")
+            assert len(errors) == 1
+            assert "changed after you opened it" in errors[0]
+            assert "it is now published" in errors[0]
+            assert "Nothing was changed" in errors[0]
+            assert _forms_on(text, public_id) == []
+            with app.app_context():
+                assert _row(public_id) == decided
+                assert _audit_count() == audit_before
+                events = _decision_events(statement_id)
+                assert [(e.action, e.actor_label) for e in events] == [("approve", "admin@un.example")]
 
 
 def test_web_stale_version_on_undecided_statement_is_refused(app):
     """Someone changed the statement (version bumped) but it is still awaiting review."""
-    public_id, statement_id = _arrange(app)
+    public_id, _ = _arrange(app)
     client = _signed_in(app, "mod@un.example")
     page = client.get(f"/moderation/{public_id}").get_data(as_text=True)
     with app.app_context():
-        _statement(public_id).title = "Statement on human rights in migration management (revised)"
+        _statement(public_id).title = "Statement on detention (revised)"
         db.session.commit()
         before, audit_before = _row(public_id), _audit_count()
         assert before["version"] == 2
     response = client.post(f"/moderation/{public_id}/approve", data=_decision_data(page, "approve"))
     assert response.headers["Location"] == f"/moderation/{public_id}"
     text = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert any("changed by someone else" in m for m in _flashes(text, "error"))
+    assert any("changed after you opened it" in m for m in _flashes(text, "error"))
     assert _forms_on(text, public_id) == ["approve", "reject"]
     with app.app_context():
         assert _row(public_id) == before
         assert _audit_count() == audit_before
 
 
-@pytest.mark.parametrize("action", DECISIONS)
-def test_web_submitter_cannot_decide(app, action):
+def test_web_decide_without_token_by_submitter_or_unknown_action_is_refused(app):
     public_id, _ = _arrange(app)
     moderator = _signed_in(app, "mod@un.example")
     page = moderator.get(f"/moderation/{public_id}").get_data(as_text=True)
     with app.app_context():
         before, audit_before = _row(public_id), _audit_count()
+
+    no_token = {"approve-version": _hidden(page, "approve-version")}
+    response = moderator.post(f"/moderation/{public_id}/approve", data=no_token)
+    assert response.status_code == 400
+    assert "Form expired" in response.get_data(as_text=True)
+
     submitter = _signed_in(app, "ana@mexico.example")
     assert submitter.get(f"/moderation/{public_id}").status_code == 403
     token = csrf_token(submitter, "/my/submissions")
-    data = {f"{action}-csrf_token": token, f"{action}-version": _hidden(page, f"{action}-version"), f"{action}-note": REASON}
-    assert submitter.post(f"/moderation/{public_id}/{action}", data=data).status_code == 403
+    for action in DECISIONS:
+        data = {
+            f"{action}-csrf_token": token,
+            f"{action}-version": _hidden(page, f"{action}-version"),
+            f"{action}-note": REASON,
+        }
+        assert submitter.post(f"/moderation/{public_id}/{action}", data=data).status_code == 403
+
+    data = {"publish-csrf_token": _hidden(page, "approve-csrf_token"), "publish-version": "1"}
+    assert moderator.post(f"/moderation/{public_id}/publish", data=data).status_code == 404
+
     with app.app_context():
         assert _row(public_id) == before
         assert _audit_count() == audit_before
 
 
-def test_web_unknown_action_is_not_found(app):
-    public_id, _ = _arrange(app)
-    client = _signed_in(app, "mod@un.example")
-    page = client.get(f"/moderation/{public_id}").get_data(as_text=True)
-    data = {"publish-csrf_token": _hidden(page, "approve-csrf_token"), "publish-version": "1"}
-    assert client.post(f"/moderation/{public_id}/publish", data=data).status_code == 404
-    with app.app_context():
-        assert _statement(public_id).status is S.SUBMITTED
-
-
-@pytest.mark.parametrize("email", ["mod@un.example", "admin@un.example"])
-@pytest.mark.parametrize("status", list(StatementStatus), ids=lambda s: s.value)
-def test_review_page_buttons_are_exactly_allowed_actions(app, status, email):
-    public_id, _ = _arrange(app, status)
-    with app.app_context():
-        role = _user(email).role
-        expected = workflow.allowed_actions(_statement(public_id), _user(email))
-    assert expected == [a for a in workflow.TRANSITIONS if (status, a, role) in EXPECTED_ALLOWED]
-    client = _signed_in(app, email)
-    text = client.get(f"/moderation/{public_id}").get_data(as_text=True)
-    assert _forms_on(text, public_id) == expected
-    assert _buttons_on(text) == [workflow.TRANSITIONS[a].label for a in expected]
-    if status is S.SUBMITTED:
-        assert _buttons_on(text) == ["Approve", "Reject"]
-        assert '<label for="reject-note">Reason</label>' in text
-        assert "This statement has been decided" not in text
-    else:
-        assert _buttons_on(text) == []
-        assert f"This statement has been decided: {status.label.lower()} by Mod on " in text
-        if status is S.REJECTED:
-            assert "Reason: Not a statement to this session." in text
+def test_review_page_buttons_are_exactly_allowed_actions(app, subtests):
+    statuses = list(StatementStatus)
+    statements = dict(zip(statuses, _arrange_many(app, statuses)))
+    for email in ("mod@un.example", "admin@un.example"):
+        client = _signed_in(app, email)
+        for status, (public_id, _) in statements.items():
+            with subtests.test(status=status.value, email=email):
+                with app.app_context():
+                    user = _user(email)
+                    expected = workflow.allowed_actions(_statement(public_id), user)
+                    assert expected == [a for a in workflow.TRANSITIONS if (status, a, user.role) in EXPECTED_ALLOWED]
+                text = client.get(f"/moderation/{public_id}").get_data(as_text=True)
+                assert _forms_on(text, public_id) == expected
+                assert _buttons_on(text) == [workflow.TRANSITIONS[a].label for a in expected]
+                if status is S.SUBMITTED:
+                    assert _buttons_on(text) == ["Approve", "Reject"]
+                    assert '<label for="reject-note">Reason</label>' in text
+                    assert "This statement has been decided" not in text
+                else:
+                    assert _buttons_on(text) == []
+                    assert f"This statement has been decided: {status.label.lower()} by Mod on " in text
+                    if status is S.REJECTED:
+                        assert "Reason: Not a statement to this session." in text
 
 
 # --- two moderators at the same moment ------------------------------------------------------------
@@ -616,8 +630,10 @@ def test_concurrent_web_decisions_exactly_one_wins(app):
         engine = db.engine
         audit_before = _audit_count()
 
-    players = {"approve": ("mod@un.example", _signed_in(app, "mod@un.example")),
-               "reject": ("mod2@un.example", _signed_in(app, "mod2@un.example"))}
+    players = {
+        "approve": ("mod@un.example", _signed_in(app, "mod@un.example")),
+        "reject": ("mod2@un.example", _signed_in(app, "mod2@un.example")),
+    }
     data = {}
     for action, (_, client) in players.items():
         page = client.get(f"/moderation/{public_id}").get_data(as_text=True)
@@ -721,39 +737,39 @@ def test_audit_event_delete_through_orm_is_refused(app):
         assert _audit_rows() == before
 
 
-@pytest.mark.parametrize(
-    "statement",
-    [
-        sa.text("UPDATE audit_events SET note = 'rewritten'"),
-        sa.text("UPDATE audit_events SET new_status = 'submitted' WHERE action = 'approve'"),
-        sa.text("DELETE FROM audit_events"),
-        sa.text("DELETE FROM audit_events WHERE action = 'approve'"),
-        sa.update(AuditEvent).values(note="rewritten"),
-        sa.delete(AuditEvent),
-    ],
-    ids=["update-all", "update-one", "delete-all", "delete-one", "orm-bulk-update", "orm-bulk-delete"],
-)
-def test_audit_events_raw_change_is_refused_by_database(app, backend, statement):
+RAW_AUDIT_CHANGES = {
+    "update-all": sa.text("UPDATE audit_events SET note = 'rewritten'"),
+    "update-one": sa.text("UPDATE audit_events SET new_status = 'submitted' WHERE action = 'approve'"),
+    "delete-all": sa.text("DELETE FROM audit_events"),
+    "delete-one": sa.text("DELETE FROM audit_events WHERE action = 'approve'"),
+    "orm-bulk-update": sa.update(AuditEvent).values(note="rewritten"),
+    "orm-bulk-delete": sa.delete(AuditEvent),
+}
+
+
+def test_audit_events_raw_change_is_refused_by_database(app, backend, subtests):
     _arrange(app, S.APPROVED)
     with app.app_context():
         before = _audit_rows()
-        assert len(before) == 2
-        with pytest.raises(sa.exc.DatabaseError, match="append-only") as info:
-            db.session.execute(statement)
-        # Refused by the trigger, not by some other error: SQLite's RAISE(ABORT) inside a trigger,
-        # PL/pgSQL's RAISE EXCEPTION (SQLSTATE P0001, which psycopg maps to ProgrammingError).
-        if backend == "sqlite":
-            assert isinstance(info.value, sa.exc.IntegrityError)
-            assert info.value.orig.sqlite_errorname == "SQLITE_CONSTRAINT_TRIGGER"
-        else:
-            assert isinstance(info.value, sa.exc.ProgrammingError)
-            assert info.value.orig.sqlstate == "P0001"
-        db.session.rollback()
-    # Also on a plain connection, outside the ORM session.
-    with app.app_context():
-        with db.engine.connect() as conn:
-            with pytest.raises(sa.exc.DatabaseError, match="append-only"):
-                conn.execute(statement)
-            conn.rollback()
-    with app.app_context():
-        assert _audit_rows() == before
+        assert [r["action"] for r in before] == ["submit", "approve"]
+    for name, statement in RAW_AUDIT_CHANGES.items():
+        with subtests.test(change=name):
+            with app.app_context():
+                with pytest.raises(sa.exc.DatabaseError, match="append-only") as info:
+                    db.session.execute(statement)
+                # Refused by the trigger, not by some other error: SQLite's RAISE(ABORT) inside a trigger,
+                # PL/pgSQL's RAISE EXCEPTION (SQLSTATE P0001, which psycopg maps to ProgrammingError).
+                if backend == "sqlite":
+                    assert isinstance(info.value, sa.exc.IntegrityError)
+                    assert info.value.orig.sqlite_errorname == "SQLITE_CONSTRAINT_TRIGGER"
+                else:
+                    assert isinstance(info.value, sa.exc.ProgrammingError)
+                    assert info.value.orig.sqlstate == "P0001"
+                db.session.rollback()
+                # Also on a plain connection, outside the ORM session.
+                with db.engine.connect() as conn:
+                    with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+                        conn.execute(statement)
+                    conn.rollback()
+            with app.app_context():
+                assert _audit_rows() == before

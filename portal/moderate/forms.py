@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, SubmitField, TextAreaField
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.validators import InputRequired, Optional
 
-from portal.workflow import MAX_NOTE_LENGTH, TRANSITIONS
+from portal.workflow import TRANSITIONS
 
 
 class DecisionForm(FlaskForm):
@@ -14,7 +14,8 @@ class DecisionForm(FlaskForm):
     """
 
     version = IntegerField(widget=HiddenField.widget, validators=[InputRequired()])
-    note = TextAreaField("Note", validators=[Optional(), Length(max=MAX_NOTE_LENGTH)])
+    # Length and presence are policy: workflow.apply checks them after trimming.
+    note = TextAreaField("Note", validators=[Optional()])
     submit = SubmitField()
 
     def __init__(self, action: str, *, version: int) -> None:

@@ -100,7 +100,12 @@ def decide(public_id: str, action: str) -> Response | tuple[str, int]:
     statement = _statement_or_404(public_id, for_update=True)
     form = DecisionForm(action, version=statement.version)
     if not form.validate():
-        forms = [(a, form if a == action else f) for a, f in _decision_forms(statement)]
+        others = _decision_forms(statement)
+        if action not in dict(others):  # decided meanwhile: nothing to correct on a form
+            db.session.rollback()
+            flash(f"This statement is already {statement.status.label.lower()}. Nothing was changed.", "error")
+            return redirect(url_for("moderate.review", public_id=public_id))
+        forms = [(a, form if a == action else f) for a, f in others]
         return _render_review(statement, forms, 400)
     try:
         workflow.apply(statement, action, actor=current_user, note=form.note.data or "", expected_version=form.version.data)
