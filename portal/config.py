@@ -19,7 +19,7 @@ class ConfigError(RuntimeError):
     """The environment does not allow the app to start."""
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
+def _int(env: Mapping[str, str], name: str, default: int, *, allow_zero: bool = False) -> int:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -27,7 +27,7 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         value = int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a whole number, not {raw!r}.") from None
-    if value <= 0:
+    if value < 0 or (value == 0 and not allow_zero):
         raise ConfigError(f"{name} must be greater than zero, not {value}.")
     return value
 
@@ -70,6 +70,8 @@ def from_env(instance_path: str | Path, env: Mapping[str, str] | None = None) ->
         secret_key = f"insecure-{name}-key-do-not-use-in-production"
 
     upload_mb = _int(env, "PORTAL_MAX_UPLOAD_MB", 25)
+    mail_server = env.get("MAIL_SERVER", "").strip()
+    mail_use_tls = _bool(env, "MAIL_USE_TLS", False)
     database_url = env.get("DATABASE_URL", "").strip() or f"sqlite:///{instance / 'portal.sqlite3'}"
     storage_dir = env.get("PORTAL_STORAGE_DIR", "").strip() or str(instance / "files")
 
@@ -95,4 +97,28 @@ def from_env(instance_path: str | Path, env: Mapping[str, str] | None = None) ->
         "REMEMBER_COOKIE_SECURE": _bool(env, "PORTAL_SECURE_COOKIES", False),
         "PORTAL_SITE_NAME": env.get("PORTAL_SITE_NAME", "Stakeholder Inputs Portal"),
         "PORTAL_PAGE_SIZE": 50,
+        # Outgoing mail: SMTP when MAIL_SERVER is set, otherwise .eml files in MAIL_FOLDER.
+        "MAIL_SERVER": mail_server,
+        "MAIL_PORT": _int(env, "MAIL_PORT", 587 if mail_use_tls else 25),
+        "MAIL_USE_TLS": mail_use_tls,
+        "MAIL_USERNAME": env.get("MAIL_USERNAME", ""),
+        "MAIL_PASSWORD": env.get("MAIL_PASSWORD", ""),
+        "MAIL_FROM": env.get("MAIL_FROM", "Stakeholder Inputs Portal <no-reply@localhost>"),
+        "MAIL_TIMEOUT": 10,
+        "MAIL_FOLDER": env.get("MAIL_FOLDER", "").strip() or str(instance / "mail"),
+        # Abuse limits (Flask-Limiter syntax); in-memory unless RATELIMIT_STORAGE_URI names e.g. redis://.
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "").strip() or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "PORTAL_SIGN_IN_LIMIT": "10 per minute;100 per hour",
+        "PORTAL_REGISTER_LIMIT": "5 per hour",
+        "PORTAL_RESET_LIMIT": "5 per hour",
+        "PORTAL_TWO_FACTOR_LIMIT": "10 per minute",
+        "PORTAL_LOCKOUT_THRESHOLD": 5,  # consecutive failed sign-ins before the account is locked
+        "PORTAL_LOCKOUT_MINUTES": 15,
+        # Lifetimes of the links sent by e-mail, in seconds.
+        "PORTAL_VERIFY_MAX_AGE": 3 * 24 * 3600,
+        "PORTAL_RESET_MAX_AGE": 3600,
+        "PORTAL_INVITATION_DAYS": 14,
+        # Behind a reverse proxy: how many proxies to trust for X-Forwarded-For/-Proto.
+        "PORTAL_TRUSTED_PROXIES": _int(env, "PORTAL_TRUSTED_PROXIES", 0, allow_zero=True),
     }

@@ -41,6 +41,44 @@ _ORG_KIND_LABELS = {
 }
 
 
+class OrganisationStatus(enum.StrEnum):
+    """Known organisations are approved; ones proposed at registration wait for a moderator."""
+
+    APPROVED = "approved"
+    PENDING = "pending"
+    REJECTED = "rejected"
+    MERGED = "merged"
+    INACTIVE = "inactive"
+
+    @property
+    def label(self) -> str:
+        return {
+            "approved": "Approved",
+            "pending": "Awaiting approval",
+            "rejected": "Rejected",
+            "merged": "Merged into another organisation",
+            "inactive": "Deactivated",
+        }[self.value]
+
+
+class MembershipStatus(enum.StrEnum):
+    """Whether a submitter may act for their organisation."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    REMOVED = "removed"
+
+    @property
+    def label(self) -> str:
+        return {
+            "pending": "Awaiting approval",
+            "approved": "Approved",
+            "rejected": "Rejected",
+            "removed": "Removed",
+        }[self.value]
+
+
 class StatementKind(enum.StrEnum):
     DELIVERED = "delivered"
     WRITTEN = "written"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,10 +20,15 @@ CONTENT_SECURITY_POLICY = (
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    if not user_id.isdigit():
+def load_user(session_id: str) -> User | None:
+    """The user of a session id "<id>:<session token>"; None once the token has changed."""
+    user_id, _, token = session_id.partition(":")
+    if not user_id.isdigit() or not token:
         return None
-    return db.session.scalar(sa.select(User).where(User.id == int(user_id), User.active.is_(True)))
+    user = db.session.scalar(sa.select(User).where(User.id == int(user_id), User.active.is_(True)))
+    if user is None or not secrets.compare_digest(user.session_token, token):
+        return None
+    return user
 
 
 def init_app(app: Flask) -> None:

@@ -15,7 +15,7 @@ from email_validator import EmailNotValidError, validate_email
 from werkzeug.security import generate_password_hash
 
 from portal import audit, filetypes
-from portal.enums import Language, OrganisationKind, Role, StatementKind
+from portal.enums import Language, MembershipStatus, OrganisationKind, Role, StatementKind
 from portal.exceptions import PermissionDenied, UploadError, ValidationError
 from portal.extensions import db
 from portal.models import (
@@ -29,7 +29,7 @@ from portal.models import (
     normalise_email,
     utcnow,
 )
-from portal.permissions import can_submit
+from portal.permissions import can_submit, submit_blockers
 from portal.storage import FileStore
 
 MIN_PASSWORD_LENGTH = 12
@@ -72,12 +72,17 @@ def create_user(
         raise ValidationError(f"The password must be at least {MIN_PASSWORD_LENGTH} characters long.", field="password")
     if role is Role.SUBMITTER and organisation is None:
         raise ValidationError("A submitter must act for an organisation.", field="organisation")
+    now = utcnow()
+    # Accounts created by an administrator are vouched for: verified and approved.
     user = User(
         email=address,
         name=name.strip(),
         password_hash=hash_password(password),
         role=role,
         organisation=organisation,
+        membership=MembershipStatus.APPROVED if role is Role.SUBMITTER else None,
+        email_verified_at=now,
+        password_changed_at=now,
     )
     db.session.add(user)
     db.session.flush()
@@ -130,7 +135,8 @@ def submit_statement(
     subclass UploadError) naming the offending field otherwise.
     """
     if not can_submit(author):
-        raise PermissionDenied("Only active submitters acting for an organisation can submit statements.")
+        reasons = submit_blockers(author) or ["Your account cannot submit statements."]
+        raise PermissionDenied(" ".join(reasons))
     title = " ".join((title or "").split())
     if not title:
         raise ValidationError("A title is required.", field="title")

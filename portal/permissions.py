@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from flask import abort
 from flask_login import current_user
 
-from portal.enums import MODERATORS, Role, StatementStatus
+from portal.enums import MODERATORS, MembershipStatus, OrganisationStatus, Role, StatementStatus
 from portal.extensions import db, login_manager
 from portal.models import Statement, User
 
@@ -39,7 +39,32 @@ def role_required(*roles: Role) -> Callable[[F], F]:
 
 
 def can_submit(user: User) -> bool:
-    return user.is_active and user.role is Role.SUBMITTER and user.organisation_id is not None
+    """Active, verified submitters whose membership and organisation are approved."""
+    return user.is_active and user.role is Role.SUBMITTER and user.is_verified and user.is_approved_member
+
+
+def submit_blockers(user: User) -> list[str]:
+    """Why `user` cannot submit yet, in plain words (empty when they can)."""
+    reasons = []
+    if user.role is not Role.SUBMITTER:
+        return ["Only submitters acting for an organisation submit statements."]
+    if not user.is_verified:
+        reasons.append("Your e-mail address is not verified yet: follow the link in the e-mail we sent you.")
+    organisation = user.organisation
+    if organisation is not None and organisation.status is not OrganisationStatus.APPROVED:
+        reasons.append(
+            f"Your organisation “{organisation.name}” is {organisation.status.label.lower()}: "
+            "the secretariat checks every newly proposed organisation."
+        )
+    if user.membership is MembershipStatus.PENDING:
+        reasons.append(
+            f"Your membership of {organisation.name if organisation else 'your organisation'} awaits approval "
+            "by the secretariat or by a focal point of your organisation."
+        )
+    elif user.membership in (MembershipStatus.REJECTED, MembershipStatus.REMOVED):
+        note = f" Reason: {user.membership_note}" if user.membership_note else ""
+        reasons.append(f"Your membership was {user.membership.value}.{note}")
+    return reasons
 
 
 def can_moderate(user: User) -> bool:

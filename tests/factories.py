@@ -10,7 +10,7 @@ from functools import lru_cache
 import sqlalchemy as sa
 
 from portal import operations, workflow
-from portal.enums import Language, OrganisationKind, Role, StatementKind, StatementStatus
+from portal.enums import Language, MembershipStatus, OrganisationKind, Role, StatementKind, StatementStatus
 from portal.extensions import db
 from portal.models import Area, MeetingSession, Organisation, Panel, Statement, User, utcnow
 from portal.storage import get_store
@@ -168,12 +168,16 @@ def area(session_number: int, code: str) -> Area:
 # --- people -----------------------------------------------------------------------
 
 def make_user(email: str, *, role: Role = Role.SUBMITTER, org_code: str | None = "MEX", name: str | None = None) -> User:
+    now = utcnow()
     user = User(
         email=email.lower(),
         name=name or email.split("@")[0].replace(".", " ").title(),
         password_hash=password_hash(),
         role=role,
         organisation=org(org_code) if org_code and role is Role.SUBMITTER else None,
+        membership=MembershipStatus.APPROVED if role is Role.SUBMITTER else None,
+        email_verified_at=now,
+        password_changed_at=now,
     )
     db.session.add(user)
     db.session.flush()

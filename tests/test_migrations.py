@@ -96,3 +96,46 @@ def test_downgrade_to_base_removes_everything(empty_database_url, tmp_path):
     with app.app_context():
         assert set(sa.inspect(db.engine).get_table_names()) <= {"alembic_version"}
         db.engine.dispose()
+
+
+def test_upgrade_0002_keeps_existing_accounts_usable(empty_database_url, tmp_path):
+    """Users created before accounts existed become verified, approved members with a session token."""
+    app = make_app(empty_database_url, tmp_path)
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade", "0001"]).exit_code == 0
+    with app.app_context():
+        with db.engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO organisations (id, name, kind, code, created_at) "
+                    "VALUES (1, 'Mexico', 'member_state', 'MEX', CURRENT_TIMESTAMP)"
+                )
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO users (email, name, password_hash, role, organisation_id, active, created_at) VALUES "
+                    "('ana@mexico.example', 'Ana', 'x', 'submitter', 1, :t, CURRENT_TIMESTAMP), "
+                    "('mod@un.example', 'Mod', 'x', 'moderator', NULL, :t, CURRENT_TIMESTAMP)"
+                ),
+                {"t": True},
+            )
+        db.engine.dispose()
+    result = runner.invoke(args=["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        with db.engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT email, membership, session_token, email_verified_at, is_focal_point, locale "
+                    "FROM users ORDER BY email"
+                )
+            ).all()
+            assert [(r.email, r.membership) for r in rows] == [
+                ("ana@mexico.example", "approved"),
+                ("mod@un.example", None),
+            ]
+            assert all(len(r.session_token) == 32 for r in rows)
+            assert rows[0].session_token != rows[1].session_token
+            assert all(r.email_verified_at is not None and not r.is_focal_point and r.locale == "en" for r in rows)
+            assert conn.execute(sa.text("SELECT status FROM organisations")).scalar_one() == "approved"
+        db.engine.dispose()

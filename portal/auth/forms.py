@@ -1,13 +1,12 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SubmitField
+from wtforms import EmailField, HiddenField, PasswordField, SubmitField
 from wtforms.validators import DataRequired, Length
 
 
 class LoginForm(FlaskForm):
     email = EmailField("E-mail address", validators=[DataRequired(message="Enter your e-mail address."), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(message="Enter your password."), Length(max=1024)])
-    remember = BooleanField("Keep me signed in on this computer")
     next = HiddenField()
     submit = SubmitField("Sign in")

@@ -55,7 +55,7 @@ def login() -> str | Response | tuple[str, int]:
         return render_template("auth/login.html", form=form), 400
     user.last_login_at = utcnow()
     db.session.commit()
-    login_user(user, remember=form.remember.data)
+    login_user(user)
     flash(f"Signed in as {user.name}.", "success")
     return redirect(safe_next(form.next.data) or home_for(user))
 
