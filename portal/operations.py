@@ -29,10 +29,10 @@ from portal.models import (
     normalise_email,
     utcnow,
 )
+from portal.passwords import check_password_strength
 from portal.permissions import can_submit, submit_blockers
 from portal.storage import FileStore
 
-MIN_PASSWORD_LENGTH = 12
 MAX_TITLE_LENGTH = 300
 
 
@@ -68,8 +68,7 @@ def create_user(
         raise ValidationError(f"An account with the e-mail address {address} already exists.", field="email")
     if not name.strip():
         raise ValidationError("A name is required.", field="name")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationError(f"The password must be at least {MIN_PASSWORD_LENGTH} characters long.", field="password")
+    check_password_strength(password, user_inputs=(address, name))
     if role is Role.SUBMITTER and organisation is None:
         raise ValidationError("A submitter must act for an organisation.", field="organisation")
     now = utcnow()

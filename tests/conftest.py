@@ -34,6 +34,13 @@ TEST_CONFIG = {
     "PORTAL_MAX_UPLOAD_BYTES": 64 * 1024,
     "MAX_CONTENT_LENGTH": 2 * 64 * 1024 + 64 * 1024,
     "PORTAL_PAGE_SIZE": 5,
+    # Generous limits for the suite; the rate-limit tests set their own.
+    "PORTAL_SIGN_IN_LIMIT": "10000 per minute",
+    "PORTAL_REGISTER_LIMIT": "10000 per minute",
+    "PORTAL_RESET_LIMIT": "10000 per minute",
+    "PORTAL_TWO_FACTOR_LIMIT": "10000 per minute",
+    # Mail goes nowhere unless a test starts an SMTP server (tests/mailserver.py).
+    "MAIL_SERVER": "",
 }
 
 _pg_schema_ready = False
@@ -82,6 +89,7 @@ def make_app(database_url: str, tmp_path: Path, **overrides: object) -> Flask:
             **TEST_CONFIG,
             "SQLALCHEMY_DATABASE_URI": database_url,
             "PORTAL_STORAGE_DIR": str(tmp_path / "files"),
+            "MAIL_FOLDER": str(tmp_path / "mail"),
             **overrides,
         }
     )
@@ -103,8 +111,14 @@ def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
 
 
 @pytest.fixture
-def app(backend: str, database_url: str, tmp_path: Path) -> Iterator[Flask]:
-    app = make_app(database_url, tmp_path)
+def app_config() -> dict[str, object]:
+    """Settings on top of TEST_CONFIG; a test module overrides this fixture to change them."""
+    return {}
+
+
+@pytest.fixture
+def app(backend: str, database_url: str, tmp_path: Path, app_config: dict[str, object]) -> Iterator[Flask]:
+    app = make_app(database_url, tmp_path, **app_config)
     if backend == "postgresql":
         _reset_postgres(app)
     else:

@@ -16,6 +16,7 @@ from portal.models import Area, MeetingSession, Organisation, Panel, Statement, 
 from portal.storage import get_store
 
 PASSWORD = "correct horse battery staple"
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # base32; tests compute codes with pyotp
 
 
 @lru_cache(maxsize=1)
@@ -179,6 +180,10 @@ def make_user(email: str, *, role: Role = Role.SUBMITTER, org_code: str | None =
         email_verified_at=now,
         password_changed_at=now,
     )
+    if role is not Role.SUBMITTER:
+        # Moderators and administrators must have a second factor before they can act.
+        user.totp_secret = TOTP_SECRET
+        user.totp_enabled_at = now
     db.session.add(user)
     db.session.flush()
     return user

@@ -7,13 +7,19 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from portal import audit, queries, workflow
-from portal.enums import MODERATORS, StatementStatus
-from portal.exceptions import ConflictError, PermissionDenied, WorkflowError
+from sqlalchemy.orm import selectinload
+
+from portal import accounts, audit, queries, workflow
+from portal.account.forms import ReasonForm
+from portal.account.views import MEMBER_ACTIONS, member_decision
+from portal.auth.views import safe_next
+from portal.enums import MODERATORS, MembershipStatus, Role, StatementStatus
+from portal.exceptions import ConflictError, PermissionDenied, PortalError, WorkflowError
+from portal.forms import EmptyForm
 from portal.extensions import db
 from portal.filetypes import TEXT
 from portal.moderate.forms import DecisionForm
-from portal.models import Statement
+from portal.models import Organisation, Statement, User
 from portal.permissions import role_required
 from portal.storage import get_store
 
@@ -122,3 +128,67 @@ def decide(public_id: str, action: str) -> Response | tuple[str, int]:
     verb = {StatementStatus.APPROVED: "approved and published", StatementStatus.REJECTED: "rejected"}
     flash(f"“{statement.title}” ({statement.public_id}) was {verb.get(statement.status, statement.status.value)}.", "success")
     return redirect(url_for("moderate.queue"))
+
+
+# --- memberships -------------------------------------------------------------------------
+
+
+@bp.get("/members")
+@role_required(*MODERATORS)
+def members() -> str:
+    """Membership requests awaiting approval, and focal points by organisation."""
+    pending = list(db.session.scalars(accounts.pending_memberships().options(selectinload(User.organisation))))
+    organisation = None
+    approved: list[User] = []
+    raw = request.args.get("organisation", "")
+    if raw.isdigit():
+        organisation = db.session.get(Organisation, int(raw))
+        if organisation is None:
+            abort(404)
+        approved = list(
+            db.session.scalars(
+                sa.select(User)
+                .where(User.organisation_id == organisation.id, User.membership == MembershipStatus.APPROVED)
+                .order_by(User.name)
+            )
+        )
+    return render_template(
+        "moderate/members.html",
+        pending=pending,
+        organisation=organisation,
+        approved=approved,
+        reason_form=ReasonForm(formdata=None),
+        button_form=EmptyForm(),
+    )
+
+
+@bp.post("/members/<int:user_id>/<action>")
+@role_required(*MODERATORS)
+def decide_member(user_id: int, action: str) -> Response:
+    """Approve or reject a membership request, or remove a member."""
+    member = db.session.get(User, user_id)
+    if action not in MEMBER_ACTIONS or member is None or member.role is not Role.SUBMITTER:
+        abort(404)
+    back = request.form.get("back", "")
+    return member_decision(member, action, back=safe_next(back) or url_for("moderate.members"))
+
+
+@bp.post("/members/<int:user_id>/focal-point")
+@role_required(*MODERATORS)
+def focal_point(user_id: int) -> Response:
+    """Make an approved member a focal point of their organisation, or stop."""
+    member = db.session.get(User, user_id)
+    if member is None or member.role is not Role.SUBMITTER:
+        abort(404)
+    form = EmptyForm()
+    value = request.form.get("value") == "1"
+    if form.validate_on_submit():
+        try:
+            accounts.set_focal_point(member, value, actor=current_user)
+            db.session.commit()
+        except PortalError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        else:
+            flash(f"{member.name} is {'now' if value else 'no longer'} a focal point of {member.organisation.name}.", "success")
+    return redirect(url_for("moderate.members", organisation=member.organisation_id))

@@ -12,7 +12,7 @@ from portal.exceptions import PortalError
 from portal.extensions import db
 from portal.filetypes import ACCEPTED_DESCRIPTION
 from portal.models import MeetingSession, utcnow
-from portal.permissions import role_required
+from portal.permissions import can_submit, role_required, submit_blockers
 from portal.storage import get_store, megabytes
 from portal.submit.forms import NO_PANEL, StatementForm
 
@@ -23,6 +23,8 @@ bp = Blueprint("submit", __name__)
 @role_required(Role.SUBMITTER)
 def new() -> str | Response | tuple[str, int]:
     """The submission form."""
+    if not can_submit(current_user):
+        return render_template("submit/blocked.html", blockers=submit_blockers(current_user)), 403
     sessions = queries.open_sessions(utcnow())
     form = StatementForm(sessions=sessions)
     status = 200

@@ -1,0 +1,64 @@
+"""Abuse limits: sign-in, registration and reset answer 429 with a clear page."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from portal.extensions import db
+from portal.models import User
+from tests import factories
+from tests.conftest import csrf_token
+
+
+@pytest.fixture
+def app_config():
+    return {
+        "PORTAL_SIGN_IN_LIMIT": "3 per minute",
+        "PORTAL_REGISTER_LIMIT": "2 per hour",
+        "PORTAL_RESET_LIMIT": "2 per hour",
+    }
+
+
+def _assert_limited(response):
+    assert response.status_code == 429
+    page = response.get_data(as_text=True)
+    assert "Too many requests" in page
+    assert "Please wait a moment before trying again." in page
+    assert int(response.headers["Retry-After"]) > 0
+
+
+def test_sign_in_rate_limited_per_address(app, client):
+    with app.app_context():
+        factories.make_user("ana@mexico.example")
+        db.session.commit()
+    token = csrf_token(client)
+    for _ in range(3):
+        response = client.post("/sign-in", data={"csrf_token": token, "email": "x@y.org", "password": "wrong"})
+        assert response.status_code == 400
+    _assert_limited(client.post("/sign-in", data={"csrf_token": token, "email": "ana@mexico.example", "password": factories.PASSWORD}))
+    assert client.get("/sign-in").status_code == 200  # reading the form is not limited
+    # Another address (a different client IP) is not affected.
+    other = app.test_client()
+    response = other.post(
+        "/sign-in",
+        data={"csrf_token": csrf_token(other), "email": "ana@mexico.example", "password": factories.PASSWORD},
+        environ_base={"REMOTE_ADDR": "10.9.8.7"},
+    )
+    assert response.status_code == 302
+
+
+def test_registration_rate_limited(app, client):
+    token = csrf_token(client, "/register")
+    for _ in range(2):
+        assert client.post("/register", data={"csrf_token": token}).status_code == 400
+    _assert_limited(client.post("/register", data={"csrf_token": token}))
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 0
+
+
+def test_reset_request_rate_limited(app, client):
+    token = csrf_token(client, "/reset-password")
+    for _ in range(2):
+        assert client.post("/reset-password", data={"csrf_token": token, "email": "a@b.org"}).status_code == 200
+    _assert_limited(client.post("/reset-password", data={"csrf_token": token, "email": "a@b.org"}))
