@@ -161,3 +161,22 @@ def test_password_is_stored_hashed(app):
         user = factories.make_user("ann@x.org")
         assert factories.PASSWORD not in user.password_hash
         assert user.password_hash.startswith(("scrypt:", "pbkdf2:"))
+
+
+def test_session_cookie_secure_over_https(client, people):
+    token = csrf_token(client)
+    response = client.post(
+        "/sign-in",
+        data={"email": "ana@mexico.example", "password": factories.PASSWORD, "csrf_token": token},
+        base_url="https://localhost",
+        headers={"Referer": "https://localhost/sign-in"},
+    )
+    cookie = next(v for k, v in response.headers.items() if k == "Set-Cookie" and v.startswith("session="))
+    assert "Secure" in cookie
+    assert "HttpOnly" in cookie
+
+
+def test_session_cookie_not_secure_over_plain_http_loopback(client, people):
+    response = _sign_in(client, "ana@mexico.example")
+    cookie = next(v for k, v in response.headers.items() if k == "Set-Cookie" and v.startswith("session="))
+    assert "Secure" not in cookie

@@ -62,3 +62,44 @@ def test_reset_request_rate_limited(app, client):
     for _ in range(2):
         assert client.post("/reset-password", data={"csrf_token": token, "email": "a@b.org"}).status_code == 200
     _assert_limited(client.post("/reset-password", data={"csrf_token": token, "email": "a@b.org"}))
+
+
+def _redis_available() -> bool:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _redis_available(), reason="no Redis server on 127.0.0.1:6379")
+def test_sign_in_limit_shared_between_workers_through_redis(backend, database_url, tmp_path):
+    """Two app instances (as two gunicorn workers) count against one limit kept in Redis."""
+    import uuid
+
+    from tests.conftest import make_app
+
+    # A unique key prefix keeps this run apart from any other user of the Redis server.
+    config = {
+        "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
+        "RATELIMIT_KEY_PREFIX": f"portal-test-{uuid.uuid4().hex}",
+        "PORTAL_SIGN_IN_LIMIT": "2 per minute",
+    }
+    worker_a = make_app(database_url, tmp_path / "a", **config)
+    worker_b = make_app(database_url, tmp_path / "b", **config)
+    with worker_a.app_context():
+        db.create_all()
+    client_a, client_b = worker_a.test_client(), worker_b.test_client()
+    data = {"email": "x@y.org", "password": "wrong"}
+    assert client_a.post("/sign-in", data={**data, "csrf_token": csrf_token(client_a)}).status_code == 400
+    assert client_b.post("/sign-in", data={**data, "csrf_token": csrf_token(client_b)}).status_code == 400
+    _assert_limited(client_a.post("/sign-in", data={**data, "csrf_token": csrf_token(client_a)}))
+    _assert_limited(client_b.post("/sign-in", data={**data, "csrf_token": csrf_token(client_b)}))
+    with worker_a.app_context():
+        if backend == "postgresql":
+            from tests.conftest import truncate
+
+            truncate(db.engine)
+        db.engine.dispose()
