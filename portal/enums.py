@@ -122,10 +122,49 @@ _LANGUAGE_LABELS = {
 
 
 class StatementStatus(enum.StrEnum):
+    """Where a statement stands. Only `approved` is public (and only after its embargo)."""
+
+    DRAFT = "draft"
     SUBMITTED = "submitted"
+    CHANGES_REQUESTED = "changes_requested"
     APPROVED = "approved"
     REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+    UNPUBLISHED = "unpublished"
+    DUPLICATE = "duplicate"
 
     @property
     def label(self) -> str:
-        return {"submitted": "Awaiting review", "approved": "Published", "rejected": "Rejected"}[self.value]
+        return _STATUS_LABELS[self]
+
+
+_STATUS_LABELS = {
+    StatementStatus.DRAFT: "Draft",
+    StatementStatus.SUBMITTED: "Awaiting review",
+    StatementStatus.CHANGES_REQUESTED: "Changes requested",
+    StatementStatus.APPROVED: "Published",
+    StatementStatus.REJECTED: "Rejected",
+    StatementStatus.WITHDRAWN: "Withdrawn",
+    StatementStatus.UNPUBLISHED: "Unpublished",
+    StatementStatus.DUPLICATE: "Duplicate",
+}
+
+
+class VersionStatus(enum.StrEnum):
+    """A version of a statement's documents: prepared, awaiting review, decided, or replaced."""
+
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    SUPERSEDED = "superseded"
+
+
+class FileRole(enum.StrEnum):
+    ORIGINAL = "original"
+    TRANSLATION = "translation"
+    ANNEX = "annex"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()

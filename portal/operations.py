@@ -6,6 +6,8 @@ None commits: the view or CLI command that called it does, once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import PurePath
 from typing import BinaryIO
@@ -15,8 +17,18 @@ from email_validator import EmailNotValidError, validate_email
 from werkzeug.security import generate_password_hash
 
 from portal import audit, filetypes
-from portal.enums import Language, MembershipStatus, OrganisationKind, Role, StatementKind
-from portal.exceptions import PermissionDenied, UploadError, ValidationError
+from portal.enums import (
+    FileRole,
+    Language,
+    MembershipStatus,
+    OrganisationKind,
+    OrganisationStatus,
+    Role,
+    StatementKind,
+    StatementStatus,
+    VersionStatus,
+)
+from portal.exceptions import PermissionDenied, UploadError, ValidationError, WorkflowError
 from portal.extensions import db
 from portal.models import (
     Area,
@@ -24,6 +36,8 @@ from portal.models import (
     Organisation,
     Panel,
     Statement,
+    StatementFile,
+    StatementVersion,
     StoredFile,
     User,
     normalise_email,
@@ -111,6 +125,16 @@ def create_organisation(
     return organisation
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A file as it arrives from a form or a script."""
+
+    stream: BinaryIO
+    filename: str
+    language: Language
+    role: FileRole = FileRole.ORIGINAL
+
+
 def submit_statement(
     *,
     author: User,
@@ -125,11 +149,15 @@ def submit_statement(
     filename: str,
     store: FileStore,
     max_bytes: int,
+    draft: bool = False,
+    extra_files: Sequence[Upload] = (),
+    on_behalf_of_ids: Sequence[int] = (),
+    cosignatory_ids: Sequence[int] = (),
 ) -> Statement:
-    """Store the uploaded document and create a statement awaiting review. Does not commit.
+    """Store the documents and create a statement awaiting review (or a draft). Does not commit.
 
-    The metadata is checked before any byte is written; the document is typed by its
-    content. The stored file is removed again if the transaction is rolled back.
+    The metadata is checked before any byte is written; each document is typed by its
+    content. Stored files are removed again if the transaction is rolled back.
     Raises PermissionDenied if `author` may not submit, ValidationError (or its
     subclass UploadError) naming the offending field otherwise.
     """
@@ -170,9 +198,64 @@ def submit_statement(
             raise ValidationError("The date delivered is not a plausible date.", field="delivered_on")
     if kind is StatementKind.DELIVERED and delivered_on is None:
         raise ValidationError("Give the date a delivered statement was delivered.", field="delivered_on")
+    on_behalf_of = _organisations(on_behalf_of_ids, field="on_behalf_of_ids")
+    cosignatories = _organisations(cosignatory_ids, field="cosignatory_ids")
 
-    original_name = _clean_filename(filename)
-    received = store.receive(stream, max_bytes=max_bytes)
+    uploads = [Upload(stream, filename, language, FileRole.ORIGINAL), *extra_files]
+    stored = [store_upload(upload, store=store, max_bytes=max_bytes) for upload in uploads]
+    status = StatementStatus.DRAFT if draft else StatementStatus.SUBMITTED
+    version = StatementVersion(
+        number=1,
+        status=VersionStatus.DRAFT if draft else VersionStatus.SUBMITTED,
+        created_by=author,
+        submitted_at=None if draft else now,
+        files=[
+            StatementFile(stored=document, language=upload.language, role=upload.role, position=position)
+            for position, (upload, document) in enumerate(zip(uploads, stored, strict=True))
+        ],
+    )
+    statement = Statement(
+        title=title,
+        organisation_id=author.organisation_id,
+        submitted_by=author,
+        meeting_session=meeting_session,
+        panel=panel,
+        kind=kind,
+        language=language,
+        delivered_on=delivered_on,
+        status=status,
+        areas=sorted(areas, key=lambda a: a.position),
+        on_behalf_of=on_behalf_of,
+        cosignatories=cosignatories,
+        submitted_at=None if draft else now,
+        versions=[version],
+    )
+    db.session.add(statement)
+    db.session.flush()
+    audit.record(
+        statement,
+        actor=author,
+        action="create_draft" if draft else "submit",
+        new=statement.status.value,
+        data={
+            "title": title,
+            "session": meeting_session.number,
+            "areas": [a.code for a in statement.areas],
+            "files": [_file_data(f) for f in version.files],
+            "on_behalf_of": [o.name for o in on_behalf_of],
+            "cosignatories": [o.name for o in cosignatories],
+        },
+    )
+    return statement
+
+
+def store_upload(upload: Upload, *, store: FileStore, max_bytes: int) -> StoredFile:
+    """Stream one upload into the store, typed by its content. Flushes; the file goes on rollback.
+
+    Raises UploadError (field "document") for an empty, oversized or unaccepted file.
+    """
+    original_name = _clean_filename(upload.filename)
+    received = store.receive(upload.stream, max_bytes=max_bytes)
     try:
         content_type = filetypes.detect(received.temp_path)
     except BaseException:
@@ -193,34 +276,113 @@ def submit_statement(
         size=received.size,
         sha256=received.sha256,
     )
-    statement = Statement(
-        title=title,
-        organisation_id=author.organisation_id,
-        submitted_by=author,
-        meeting_session=meeting_session,
-        panel=panel,
-        kind=kind,
-        language=language,
-        delivered_on=delivered_on,
-        document=document,
-        areas=sorted(areas, key=lambda a: a.position),
-        submitted_at=now,
+    db.session.add(document)
+    return document
+
+
+def upload_version(
+    statement: Statement,
+    *,
+    author: User,
+    uploads: Sequence[Upload],
+    note: str,
+    store: FileStore,
+    max_bytes: int,
+    keep_other_files: bool = True,
+) -> StatementVersion:
+    """Add a new version of the statement's documents. Does not commit.
+
+    A draft gets a new draft version; a statement awaiting review gets its pending version
+    replaced (it stays in the queue); after changes were requested, the new version waits
+    for "resubmit"; a published statement gets a correction that goes to moderation
+    while the published version stays public. Files of the previous version that are not
+    replaced (translations, annexes) are carried over when `keep_other_files`.
+    Raises PermissionDenied, WorkflowError or UploadError.
+    """
+    from portal.workflow import S
+
+    if author.organisation_id != statement.organisation_id or not can_submit(author):
+        raise PermissionDenied("Only members of the statement's organisation can upload new versions.")
+    if statement.status not in (S.DRAFT, S.SUBMITTED, S.CHANGES_REQUESTED, S.APPROVED):
+        raise WorkflowError(f"A {statement.status.label.lower()} statement cannot receive new documents.")
+    if statement.pending_correction is not None:
+        raise WorkflowError("A correction is already awaiting review; wait for the decision or replace it.")
+    if not uploads:
+        raise UploadError("Choose the document to upload.", field="document")
+    note = (note or "").strip()
+    if len(note) > 2000:
+        raise ValidationError("The note must be at most 2000 characters.", field="note")
+    now = utcnow()
+    previous = statement.current_version
+    stored = [store_upload(u, store=store, max_bytes=max_bytes) for u in uploads]
+    new_roles = {u.role for u in uploads}
+    files = [
+        StatementFile(stored=document, language=u.language, role=u.role, position=i)
+        for i, (u, document) in enumerate(zip(uploads, stored, strict=True))
+    ]
+    if previous is not None and keep_other_files:
+        carried = [f for f in previous.files if f.role is not FileRole.ORIGINAL or FileRole.ORIGINAL not in new_roles]
+        files += [
+            StatementFile(stored=f.stored, language=f.language, role=f.role, position=len(files) + i)
+            for i, f in enumerate(carried)
+        ]
+    if statement.status in (S.DRAFT, S.CHANGES_REQUESTED):
+        status, action = VersionStatus.DRAFT, "version.upload"
+    elif statement.status is S.SUBMITTED:
+        status, action = VersionStatus.SUBMITTED, "version.replace"
+    else:
+        status, action = VersionStatus.SUBMITTED, "submit_correction"
+    if previous is not None and previous.status in (VersionStatus.DRAFT, VersionStatus.SUBMITTED):
+        previous.status = VersionStatus.SUPERSEDED
+    version = StatementVersion(
+        number=(previous.number + 1) if previous else 1,
+        status=status,
+        note=note,
+        created_by=author,
+        submitted_at=now if status is VersionStatus.SUBMITTED else None,
+        files=files,
     )
-    db.session.add(statement)
+    statement.versions.append(version)
+    if action == "version.replace":
+        statement.submitted_at = statement.submitted_at or now
+    statement.updated_at = now  # bumps the version counter: an open review form goes stale
     db.session.flush()
     audit.record(
         statement,
         actor=author,
-        action="submit",
+        action=action,
+        old=statement.status.value,
         new=statement.status.value,
-        data={
-            "title": title,
-            "session": meeting_session.number,
-            "areas": [a.code for a in statement.areas],
-            "file": {"name": original_name, "type": content_type, "size": received.size, "sha256": received.sha256},
-        },
+        note=note,
+        data={"version": version.number, "files": [_file_data(f) for f in version.files]},
     )
-    return statement
+    return version
+
+
+def _organisations(ids: Sequence[int], *, field: str) -> list[Organisation]:
+    if not ids:
+        return []
+    found = list(
+        db.session.scalars(
+            sa.select(Organisation).where(
+                Organisation.id.in_(set(ids)), Organisation.status == OrganisationStatus.APPROVED
+            )
+        )
+    )
+    if len(found) != len(set(ids)):
+        raise ValidationError("Choose organisations from the list.", field=field)
+    return sorted(found, key=lambda o: o.name)
+
+
+def _file_data(f: StatementFile) -> dict[str, object]:
+    return {
+        "name": f.stored.original_name,
+        "type": f.stored.content_type,
+        "size": f.stored.size,
+        "sha256": f.stored.sha256,
+        "language": f.language.value,
+        "role": f.role.value,
+    }
 
 
 def _clean_filename(filename: str) -> str:

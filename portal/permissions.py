@@ -72,8 +72,8 @@ def can_moderate(user: User) -> bool:
 
 
 def can_view_statement(user: User | None, statement: Statement) -> bool:
-    """Published statements are public; others only to their organisation and to moderators."""
-    if statement.status is StatementStatus.APPROVED:
+    """Published statements (past any embargo) are public; others only to their organisation and moderators."""
+    if statement.is_public:
         return True
     if user is None or not user.is_authenticated:
         return False

@@ -12,14 +12,18 @@ from sqlalchemy.orm import selectinload
 
 from portal.enums import StatementStatus
 from portal.extensions import db
-from portal.models import MeetingSession, Organisation, Statement
+from portal.models import MeetingSession, Organisation, Statement, utcnow
 
 
-def public_statements() -> sa.Select[tuple[Statement]]:
-    """The only definition of publicly visible statements, newest first."""
+def public_statements(now: datetime | None = None) -> sa.Select[tuple[Statement]]:
+    """The only definition of publicly visible statements, newest first: approved and past any embargo."""
+    now = now or utcnow()
     return (
         sa.select(Statement)
-        .where(Statement.status == StatementStatus.APPROVED)
+        .where(
+            Statement.status == StatementStatus.APPROVED,
+            sa.or_(Statement.publish_at.is_(None), Statement.publish_at <= now),
+        )
         .order_by(Statement.published_at.desc(), Statement.id.desc())
     )
 
@@ -30,11 +34,9 @@ def public_statement_by_public_id(public_id: str) -> Statement | None:
 
 def sessions_with_counts() -> list[tuple[MeetingSession, int]]:
     """Every meeting session with its number of published statements, by session number."""
+    public = public_statements().subquery()
     published = (
-        sa.select(Statement.session_id, sa.func.count().label("n"))
-        .where(Statement.status == StatementStatus.APPROVED)
-        .group_by(Statement.session_id)
-        .subquery()
+        sa.select(public.c.session_id, sa.func.count().label("n")).group_by(public.c.session_id).subquery()
     )
     rows = db.session.execute(
         sa.select(MeetingSession, sa.func.coalesce(published.c.n, 0))
@@ -62,7 +64,7 @@ def session_public_statements(meeting_session: MeetingSession) -> list[Statement
             .options(
                 selectinload(Statement.areas),
                 selectinload(Statement.organisation),
-                selectinload(Statement.document),
+                selectinload(Statement.versions),
                 selectinload(Statement.panel),
             )
             .order_by(None)

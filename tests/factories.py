@@ -229,11 +229,26 @@ def make_statement(
         filename=filename,
         store=get_store(),
         max_bytes=10 * 1024 * 1024,
+        draft=status is StatementStatus.DRAFT,
     )
-    if status is not StatementStatus.SUBMITTED:
-        decider = moderator or db.session.scalar(sa.select(User).where(User.role == Role.MODERATOR)) or make_user(
-            "factory-mod@un.example", role=Role.MODERATOR, org_code=None
-        )
-        action = {StatementStatus.APPROVED: "approve", StatementStatus.REJECTED: "reject"}[status]
-        workflow.apply(statement, action, actor=decider, note=reason if action == "reject" else "")
+    if status in (StatementStatus.SUBMITTED, StatementStatus.DRAFT):
+        return statement
+    if status is StatementStatus.WITHDRAWN:
+        workflow.apply(statement, "withdraw", actor=author)
+        return statement
+    decider = moderator or db.session.scalar(sa.select(User).where(User.role == Role.MODERATOR)) or make_user(
+        "factory-mod@un.example", role=Role.MODERATOR, org_code=None
+    )
+    steps = {
+        StatementStatus.APPROVED: [("approve", "")],
+        StatementStatus.REJECTED: [("reject", reason)],
+        StatementStatus.CHANGES_REQUESTED: [("request_changes", reason)],
+        StatementStatus.UNPUBLISHED: [("approve", ""), ("unpublish", reason)],
+        StatementStatus.DUPLICATE: [("mark_duplicate", "")],
+    }[status]
+    for action, note in steps:
+        original = None
+        if action == "mark_duplicate":
+            original = make_statement(author, title=f"{title} (the original)")
+        workflow.apply(statement, action, actor=decider, note=note, duplicate_of=original)
     return statement

@@ -139,3 +139,53 @@ def test_upgrade_0002_keeps_existing_accounts_usable(empty_database_url, tmp_pat
             assert all(r.email_verified_at is not None and not r.is_focal_point and r.locale == "en" for r in rows)
             assert conn.execute(sa.text("SELECT status FROM organisations")).scalar_one() == "approved"
         db.engine.dispose()
+
+
+def test_upgrade_0003_turns_documents_into_first_versions(empty_database_url, tmp_path):
+    app = make_app(empty_database_url, tmp_path)
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade", "0002"]).exit_code == 0
+    with app.app_context():
+        with db.engine.begin() as conn:
+            conn.execute(sa.text(
+                "INSERT INTO organisations (id, name, kind, code, status, website, country, status_note, created_at) "
+                "VALUES (1, 'Mexico', 'member_state', 'MEX', 'approved', '', '', '', CURRENT_TIMESTAMP)"
+            ))
+            conn.execute(sa.text(
+                "INSERT INTO users (id, email, name, password_hash, role, organisation_id, membership, membership_note, "
+                "is_focal_point, locale, active, session_token, failed_logins, created_at) VALUES "
+                "(1, 'ana@mexico.example', 'Ana', 'x', 'submitter', 1, 'approved', '', :f, 'en', :t, 'tok', 0, CURRENT_TIMESTAMP), "
+                "(2, 'mod@un.example', 'Mod', 'x', 'moderator', NULL, NULL, '', :f, 'en', :t, 'tok2', 0, CURRENT_TIMESTAMP)"
+            ), {"t": True, "f": False})
+            conn.execute(sa.text(
+                "INSERT INTO meeting_sessions (id, number, slug, title, short_title, venue, city, start_date, end_date, created_at) "
+                "VALUES (1, 1, 's1', 'Session one', 'One', '', '', '2017-05-08', '2017-05-09', CURRENT_TIMESTAMP)"
+            ))
+            conn.execute(sa.text(
+                "INSERT INTO stored_files (id, storage_key, original_name, content_type, size, sha256, created_at) VALUES "
+                f"(1, '{'a' * 32}', 'a.pdf', 'application/pdf', 10, '{'1' * 64}', CURRENT_TIMESTAMP), "
+                f"(2, '{'b' * 32}', 'b.pdf', 'application/pdf', 20, '{'2' * 64}', CURRENT_TIMESTAMP)"
+            ))
+            conn.execute(sa.text(
+                "INSERT INTO statements (id, public_id, title, organisation_id, submitted_by_id, session_id, kind, language, "
+                "status, document_id, decided_by_id, created_at, updated_at, submitted_at, decided_at, published_at, version) VALUES "
+                "(1, 'ST-AAAA-AAAA', 'Published', 1, 1, 1, 'written', 'fr', 'approved', 1, 2, "
+                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 2), "
+                "(2, 'ST-BBBB-BBBB', 'Waiting', 1, 1, 1, 'written', 'en', 'submitted', 2, NULL, "
+                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, NULL, NULL, 1)"
+            ))
+        db.engine.dispose()
+    result = runner.invoke(args=["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        with db.engine.connect() as conn:
+            rows = conn.execute(sa.text(
+                "SELECT s.public_id, v.number, v.status, f.stored_file_id, f.language, f.role "
+                "FROM statements s JOIN statement_versions v ON v.statement_id = s.id "
+                "JOIN statement_files f ON f.version_id = v.id ORDER BY s.id"
+            )).all()
+        assert [tuple(r) for r in rows] == [
+            ("ST-AAAA-AAAA", 1, "approved", 1, "fr", "original"),
+            ("ST-BBBB-BBBB", 1, "submitted", 2, "en", "original"),
+        ]
+        db.engine.dispose()

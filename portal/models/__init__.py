@@ -3,7 +3,16 @@
 from portal.models.audit import AuditEvent
 from portal.models.base import Base, utcnow
 from portal.models.catalogue import Area, MeetingSession, Panel
-from portal.models.statements import Statement, StoredFile, statement_areas
+from portal.models.statements import (
+    ReasonTemplate,
+    Statement,
+    StatementFile,
+    StatementVersion,
+    StoredFile,
+    statement_areas,
+    statement_cosignatories,
+    statement_on_behalf_of,
+)
 from portal.models.users import Invitation, Organisation, RecoveryCode, User, normalise_email
 
 __all__ = [
@@ -14,11 +23,16 @@ __all__ = [
     "MeetingSession",
     "Organisation",
     "Panel",
+    "ReasonTemplate",
     "RecoveryCode",
     "Statement",
+    "StatementFile",
+    "StatementVersion",
     "StoredFile",
     "User",
     "normalise_email",
     "statement_areas",
+    "statement_cosignatories",
+    "statement_on_behalf_of",
     "utcnow",
 ]

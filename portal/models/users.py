@@ -80,6 +80,9 @@ class User(UserMixin, Base):
     totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
     totp_enabled_at: Mapped[datetime | None]
     totp_last_counter: Mapped[int | None] = mapped_column(sa.BigInteger)  # no code is accepted twice
+    # Moderators' notification choices: an e-mail on each new submission, or a daily digest.
+    notify_new_submissions: Mapped[bool] = mapped_column(default=False)
+    daily_digest: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
 

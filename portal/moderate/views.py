@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -19,13 +21,23 @@ from portal.forms import EmptyForm
 from portal.extensions import db
 from portal.filetypes import TEXT
 from portal.moderate.forms import DecisionForm
-from portal.models import Organisation, Statement, User
+from portal.models import Organisation, ReasonTemplate, Statement, User
 from portal.permissions import role_required
 from portal.storage import get_store
 
 bp = Blueprint("moderate", __name__, url_prefix="/moderation")
 
 PREVIEW_BYTES = 200_000
+DONE = {
+    "approve": "approved and published",
+    "reject": "rejected",
+    "request_changes": "changes requested from the submitter",
+    "mark_duplicate": "marked as a duplicate",
+    "unpublish": "unpublished",
+    "republish": "published again",
+    "approve_correction": "correction approved and published",
+    "reject_correction": "correction rejected",
+}
 
 
 def _statement_or_404(public_id: str, *, for_update: bool = False) -> Statement:
@@ -64,16 +76,18 @@ def queue() -> str:
 
 
 def _decision_forms(statement: Statement) -> list[tuple[str, DecisionForm]]:
+    templates = list(db.session.scalars(sa.select(ReasonTemplate).order_by(ReasonTemplate.label)))
     return [
-        (action, DecisionForm(action, version=statement.version))
+        (action, DecisionForm(action, version=statement.version, templates=templates))
         for action in workflow.allowed_actions(statement, current_user)
     ]
 
 
 def _render_review(statement: Statement, forms: list[tuple[str, DecisionForm]] | None = None, status: int = 200) -> tuple[str, int]:
     preview = None
-    if statement.document.content_type == TEXT:
-        with get_store().open(statement.document.storage_key) as fh:
+    document = statement.document
+    if document is not None and document.content_type == TEXT:
+        with get_store().open(document.storage_key) as fh:
             preview = fh.read(PREVIEW_BYTES).decode("utf-8", errors="replace")
     history = db.session.scalars(audit.events_for(statement)).all()
     return (
@@ -82,7 +96,8 @@ def _render_review(statement: Statement, forms: list[tuple[str, DecisionForm]] |
             statement=statement,
             forms=forms if forms is not None else _decision_forms(statement),
             preview=preview,
-            preview_truncated=preview is not None and statement.document.size > PREVIEW_BYTES,
+            preview_truncated=preview is not None and document is not None and document.size > PREVIEW_BYTES,
+            version=statement.current_version,
             history=history,
         ),
         status,
@@ -104,7 +119,8 @@ def decide(public_id: str, action: str) -> Response | tuple[str, int]:
     if transition is None:
         abort(404)
     statement = _statement_or_404(public_id, for_update=True)
-    form = DecisionForm(action, version=statement.version)
+    templates = list(db.session.scalars(sa.select(ReasonTemplate).order_by(ReasonTemplate.label)))
+    form = DecisionForm(action, version=statement.version, templates=templates)
     if not form.validate():
         others = _decision_forms(statement)
         if action not in dict(others):  # decided meanwhile: nothing to correct on a form
@@ -113,20 +129,37 @@ def decide(public_id: str, action: str) -> Response | tuple[str, int]:
             return redirect(url_for("moderate.review", public_id=public_id))
         forms = [(a, form if a == action else f) for a, f in others]
         return _render_review(statement, forms, 400)
+    duplicate_of = None
+    if action == "mark_duplicate" and form.duplicate_of.data:
+        duplicate_of = db.session.scalar(
+            sa.select(Statement).where(Statement.public_id == form.duplicate_of.data.strip().upper())
+        )
+        if duplicate_of is None:
+            form.duplicate_of.errors = [f"There is no statement {form.duplicate_of.data.strip()!r}."]
+            forms = [(a, form if a == action else f) for a, f in _decision_forms(statement)]
+            return _render_review(statement, forms, 400)
+    publish_at = form.publish_at.data.replace(tzinfo=UTC) if form.publish_at.data else None
     try:
-        workflow.apply(statement, action, actor=current_user, note=form.note.data or "", expected_version=form.version.data)
+        workflow.apply(
+            statement,
+            action,
+            actor=current_user,
+            note=form.note_text(),
+            expected_version=form.version.data,
+            duplicate_of=duplicate_of,
+            publish_at=publish_at,
+        )
     except (WorkflowError, ConflictError, PermissionDenied) as exc:
         db.session.rollback()
-        if exc.field == "note":
-            form.note.errors = [exc.message]
+        if exc.field in ("note", "duplicate_of", "publish_at"):
+            getattr(form, exc.field).errors = [exc.message]
             statement = _statement_or_404(public_id)
             forms = [(a, form if a == action else f) for a, f in _decision_forms(statement)]
             return _render_review(statement, forms, 400)
         flash(exc.message, "error")
         return redirect(url_for("moderate.review", public_id=public_id))
     db.session.commit()
-    verb = {StatementStatus.APPROVED: "approved and published", StatementStatus.REJECTED: "rejected"}
-    flash(f"“{statement.title}” ({statement.public_id}) was {verb.get(statement.status, statement.status.value)}.", "success")
+    flash(f"“{statement.title}” ({statement.public_id}): {DONE.get(action, action)}.", "success")
     return redirect(url_for("moderate.queue"))
 
 

@@ -8,9 +8,10 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from portal import queries
+from portal.enums import VersionStatus
 from portal.extensions import db
-from portal.models import MeetingSession, Statement
-from portal.permissions import statement_for_user_or_404
+from portal.models import MeetingSession, Statement, StatementFile, StatementVersion
+from portal.permissions import can_view_statement, statement_for_user_or_404
 from portal.storage import get_store
 
 bp = Blueprint("public", __name__)
@@ -42,22 +43,22 @@ def session(slug: str) -> str:
 def statement(public_id: str) -> str:
     """A statement's page. Unpublished ones exist only for their organisation and moderators."""
     statement = statement_for_user_or_404(public_id, current_user)
-    return render_template("public/statement.html", statement=statement)
+    return render_template(
+        "public/statement.html", statement=statement, version=statement.version_for(current_user)
+    )
 
 
-@bp.get("/statements/<public_id>/document")
-def download(public_id: str) -> Response:
-    """The statement's document as an attachment, typed as detected on upload."""
-    statement = statement_for_user_or_404(public_id, current_user)
-    document = statement.document
+def _send(statement: Statement, item: StatementFile) -> Response:
+    document = item.stored
     store = get_store()
     if not store.exists(document.storage_key):
         abort(404)
+    suffix = "" if item.role.value == "original" else f"-{item.role.value}-{item.language.value}"
     response = send_file(
         store.path(document.storage_key),
         mimetype=document.content_type,
         as_attachment=True,
-        download_name=f"{statement.public_id}.{document.extension}",
+        download_name=f"{statement.public_id}{suffix}.{document.extension}",
         etag=document.sha256,
         conditional=True,
         max_age=0,
@@ -66,3 +67,34 @@ def download(public_id: str) -> Response:
     if not statement.is_public:
         response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+@bp.get("/statements/<public_id>/document")
+def download(public_id: str) -> Response:
+    """The original document of the version the viewer sees, as an attachment."""
+    statement = statement_for_user_or_404(public_id, current_user)
+    version = statement.version_for(current_user)
+    original = version.original if version else None
+    if original is None:
+        abort(404)
+    return _send(statement, original)
+
+
+@bp.get("/statements/<public_id>/files/<int:file_id>")
+def download_file(public_id: str, file_id: int) -> Response:
+    """One file of the statement: of an approved version for the public; any for its
+    organisation and moderators."""
+    statement = statement_for_user_or_404(public_id, current_user)
+    item = db.session.scalar(
+        sa.select(StatementFile)
+        .join(StatementFile.version)
+        .where(StatementFile.id == file_id, StatementVersion.statement_id == statement.id)
+    )
+    if item is None:
+        abort(404)
+    privileged = current_user.is_authenticated and (
+        current_user.is_moderator or current_user.organisation_id == statement.organisation_id
+    )
+    if not privileged and (item.version.status is not VersionStatus.APPROVED or not can_view_statement(None, statement)):
+        abort(404)
+    return _send(statement, item)
