@@ -113,6 +113,8 @@ def from_env(instance_path: str | Path, env: Mapping[str, str] | None = None) ->
         "PORTAL_REGISTER_LIMIT": "5 per hour",
         "PORTAL_RESET_LIMIT": "5 per hour",
         "PORTAL_TWO_FACTOR_LIMIT": "10 per minute",
+        # Authentication codes accepted this many 30-second steps before or after now (clock drift).
+        "PORTAL_TOTP_VALID_WINDOW": 1,
         "PORTAL_LOCKOUT_THRESHOLD": 5,  # consecutive failed sign-ins before the account is locked
         "PORTAL_LOCKOUT_MINUTES": 15,
         # Lifetimes of the links sent by e-mail, in seconds.

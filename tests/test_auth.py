@@ -9,7 +9,7 @@ from portal.enums import Role
 from portal.extensions import db
 from portal.models import User
 from tests import factories
-from tests.conftest import csrf_token, login
+from tests.conftest import csrf_token, login, submit_totp_code
 
 
 @pytest.fixture
@@ -20,22 +20,31 @@ def people(app):
 
 
 def _sign_in(client, email, password=factories.PASSWORD, next_url=None):
+    """The password step, then the code step where two-factor authentication is on; the last response."""
     data = {"email": email, "password": password, "csrf_token": csrf_token(client)}
     if next_url is not None:
         data["next"] = next_url
-    return client.post("/sign-in", data=data)
+    response = client.post("/sign-in", data=data)
+    if response.status_code == 302 and response.headers["Location"] == "/sign-in/code":
+        response = submit_totp_code(client, email)
+    return response
 
 
 @pytest.mark.parametrize(
-    ("email", "home"),
+    ("email", "home", "second_step"),
     [
-        ("ana@mexico.example", "/my/submissions"),
-        ("mod@un.example", "/moderation/"),
-        ("admin@un.example", "/moderation/"),
+        ("ana@mexico.example", "/my/submissions", False),
+        ("mod@un.example", "/moderation/", True),
+        ("admin@un.example", "/moderation/", True),
     ],
 )
-def test_sign_in_redirects_to_role_home(client, people, email, home):
-    response = _sign_in(client, email)
+def test_sign_in_redirects_to_role_home(client, people, email, home, second_step):
+    password_step = client.post(
+        "/sign-in", data={"email": email, "password": factories.PASSWORD, "csrf_token": csrf_token(client)}
+    )
+    assert password_step.status_code == 302
+    assert password_step.headers["Location"] == ("/sign-in/code" if second_step else home)
+    response = submit_totp_code(client, email) if second_step else password_step
     assert response.status_code == 302
     assert response.headers["Location"] == home
     assert "Signed in as" in client.get(home).get_data(as_text=True)

@@ -20,7 +20,7 @@ from portal.enums import StatementStatus
 from portal.extensions import db
 from portal.models import Base, Statement
 from tests import factories
-from tests.conftest import make_app
+from tests.conftest import make_app, totp_code_for
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
 CHROMIUM = os.environ.get("PORTAL_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
@@ -60,12 +60,16 @@ def page() -> Iterator[object]:
         browser.close()
 
 
-def _sign_in(page, base: str, email: str) -> None:
+def _sign_in(page, base: str, email: str, app=None) -> None:
+    """Sign in with the password and, given the app to read the secret from, an authentication code."""
     page.goto(base + "/")
     page.get_by_role("link", name="Sign in").click()
     page.get_by_label("E-mail address").fill(email)
     page.get_by_label("Password").fill(factories.PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    if app is not None:
+        page.get_by_label("Authentication code").fill(totp_code_for(app, email))
+        page.get_by_role("button", name="Verify").click()
 
 
 def test_browser_submit_approve_download_same_bytes(live_server, page, tmp_path):
@@ -88,7 +92,7 @@ def test_browser_submit_approve_download_same_bytes(live_server, page, tmp_path)
     assert page.get_by_text("Awaiting review").count() == 1
 
     page.get_by_role("button", name="Sign out").click()
-    _sign_in(page, base, "mod@un.example")
+    _sign_in(page, base, "mod@un.example", app)  # moderators have two-factor authentication
     page.get_by_role("link", name="Statement of Mexico on detention").click()
     page.get_by_role("button", name="Approve").click()
     assert "approved and published" in page.content()

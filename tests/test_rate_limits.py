@@ -81,25 +81,38 @@ def test_sign_in_limit_shared_between_workers_through_redis(backend, database_ur
 
     from tests.conftest import make_app
 
-    # A unique key prefix keeps this run apart from any other user of the Redis server.
-    config = {
-        "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
-        "RATELIMIT_KEY_PREFIX": f"portal-test-{uuid.uuid4().hex}",
-        "PORTAL_SIGN_IN_LIMIT": "2 per minute",
-    }
+    # Limits are counted per client address: a random one keeps this run apart from any
+    # other run against the same Redis server (no traffic goes to that address).
+    address = "10.%d.%d.%d" % tuple(uuid.uuid4().bytes[:3])
+    config = {"RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0", "PORTAL_SIGN_IN_LIMIT": "2 per minute"}
     worker_a = make_app(database_url, tmp_path / "a", **config)
     worker_b = make_app(database_url, tmp_path / "b", **config)
     with worker_a.app_context():
         db.create_all()
     client_a, client_b = worker_a.test_client(), worker_b.test_client()
     data = {"email": "x@y.org", "password": "wrong"}
-    assert client_a.post("/sign-in", data={**data, "csrf_token": csrf_token(client_a)}).status_code == 400
-    assert client_b.post("/sign-in", data={**data, "csrf_token": csrf_token(client_b)}).status_code == 400
-    _assert_limited(client_a.post("/sign-in", data={**data, "csrf_token": csrf_token(client_a)}))
-    _assert_limited(client_b.post("/sign-in", data={**data, "csrf_token": csrf_token(client_b)}))
-    with worker_a.app_context():
-        if backend == "postgresql":
-            from tests.conftest import truncate
+    env = {"REMOTE_ADDR": address}
 
-            truncate(db.engine)
-        db.engine.dispose()
+    def attempt(client):
+        token = csrf_token(client)
+        return client.post("/sign-in", data={**data, "csrf_token": token}, environ_base=env)
+
+    try:
+        assert attempt(client_a).status_code == 400
+        assert attempt(client_b).status_code == 400
+        _assert_limited(attempt(client_a))
+        _assert_limited(attempt(client_b))
+        # The counter lives in Redis, where every worker process sees it.
+        import redis
+
+        keys = redis.Redis(host="127.0.0.1", port=6379).keys(f"*{address}*")
+        assert keys, "no rate-limit counter in Redis"
+    finally:
+        with worker_a.app_context():
+            if backend == "postgresql":
+                from tests.conftest import truncate
+
+                truncate(db.engine)
+            db.engine.dispose()
+        with worker_b.app_context():
+            db.engine.dispose()
