@@ -7,8 +7,9 @@ import time
 from datetime import UTC, datetime
 
 import click
+import pyotp
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from portal import audit, demo, operations
@@ -27,6 +28,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(sessions_cli)
     app.cli.add_command(demo_command)
     app.cli.add_command(sweep_files_command)
+    app.cli.add_command(demo_code_command)
 
 
 def find_organisation(name: str) -> Organisation:
@@ -142,9 +144,27 @@ def demo_command(with_users: bool, no_open: bool) -> None:
     click.echo(f"Demo data: {report.summary()}.")
     if accounts:
         click.echo("Demo accounts (sign in at /sign-in):")
-        for email, password, role, organisation in accounts:
+        for email, password, role, organisation, totp_key in accounts:
             where = f", {organisation}" if organisation else ""
             click.echo(f"  {role.value:<10} {email}  password: {password}{where}")
+            if totp_key:
+                click.echo(
+                    f"             two-factor key: {totp_key} (add it to an authenticator app, or get the "
+                    f"current code with: flask --app portal demo-code {email})"
+                )
+
+
+@click.command("demo-code")
+@with_appcontext
+@click.argument("email")
+def demo_code_command(email: str) -> None:
+    """Print the current two-factor code of a demo account (development only)."""
+    if current_app.config["PORTAL_ENV"] != "development":
+        raise click.ClickException("demo-code only works with PORTAL_ENV=development.")
+    user = db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
+    if user is None or not user.email.endswith(".example") or not user.totp_secret:
+        raise click.ClickException(f"{email} is not a demo account with two-factor authentication.")
+    click.echo(pyotp.TOTP(user.totp_secret).now())
 
 
 @click.command("sweep-files")

@@ -14,6 +14,7 @@ from datetime import date, datetime
 from importlib import resources
 from typing import Any
 
+import pyotp
 import sqlalchemy as sa
 
 from portal import audit, operations
@@ -74,18 +75,28 @@ def load_catalogue(*, open_submissions: bool = True) -> LoadReport:
     return report
 
 
-def load_demo_users() -> list[tuple[str, str, Role, str | None]]:
-    """Create the demo accounts that are missing; return (email, password, role, organisation) of all."""
+def load_demo_users() -> list[tuple[str, str, Role, str | None, str | None]]:
+    """Create the demo accounts that are missing.
+
+    Returns (email, password, role, organisation, two-factor key) of each. The moderator
+    and administrator are enrolled in two-factor authentication (required for them) with
+    a random key, printed so it can be added to an authenticator app.
+    """
     shown = []
     for email, name, role, code in DEMO_USERS:
         organisation = None
         if code is not None:
             organisation = db.session.scalar(sa.select(Organisation).where(Organisation.code == code))
-        if db.session.scalar(sa.select(User.id).where(User.email == email)) is None:
-            operations.create_user(
+        user = db.session.scalar(sa.select(User).where(User.email == email))
+        if user is None:
+            user = operations.create_user(
                 email=email, name=name, password=DEMO_PASSWORD, role=role, organisation=organisation, actor=None
             )
-        shown.append((email, DEMO_PASSWORD, role, organisation.name if organisation else None))
+            if user.is_moderator:
+                user.totp_secret = pyotp.random_base32()
+                user.totp_enabled_at = utcnow()
+                audit.record(user, actor=None, action="user.2fa_enable", data={"source": "demo data"})
+        shown.append((email, DEMO_PASSWORD, role, organisation.name if organisation else None, user.totp_secret))
     return shown
 
 

@@ -197,3 +197,20 @@ def test_sweep_files_removes_only_orphans(app, runner):
         assert get_store().exists(kept)
         assert not get_store().exists(orphan)
         assert db.session.scalar(sa.select(sa.func.count()).select_from(StoredFile)) == 1
+
+
+def test_demo_moderators_have_two_factor_and_demo_code_works_in_development(app, runner):
+    import pyotp
+
+    result = runner.invoke(args=["demo", "--users"])
+    assert "two-factor key:" in result.output
+    with app.app_context():
+        moderator = db.session.scalar(sa.select(User).where(User.email == "moderator@secretariat.example"))
+        assert moderator.has_two_factor
+        secret = moderator.totp_secret
+    refused = runner.invoke(args=["demo-code", "moderator@secretariat.example"])
+    assert refused.exit_code == 1
+    assert "only works with PORTAL_ENV=development" in refused.output
+    app.config["PORTAL_ENV"] = "development"
+    code = runner.invoke(args=["demo-code", "moderator@secretariat.example"]).output.strip()
+    assert pyotp.TOTP(secret).verify(code, valid_window=1)
