@@ -56,6 +56,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def register_blueprints(app: Flask) -> None:
     from portal.account.views import bp as account_bp
+    from portal.admin.views import bp as admin_bp
     from portal.auth.views import bp as auth_bp
     from portal.moderate.views import bp as moderate_bp
     from portal.public.views import bp as public_bp
@@ -64,5 +65,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(public_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(account_bp)
+    app.register_blueprint(admin_bp)
     app.register_blueprint(submit_bp)
     app.register_blueprint(moderate_bp)

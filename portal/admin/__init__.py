@@ -1,0 +1,1 @@
+"""Administration: accounts, organisations (moderators decide proposed ones) and the audit log."""
