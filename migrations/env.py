@@ -6,6 +6,8 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+from portal.models.search import include_in_autogenerate
+
 config = context.config
 # Keep the app's own loggers alive when migrations run inside tests or the CLI.
 fileConfig(config.config_file_name, disable_existing_loggers=False)
@@ -36,6 +38,8 @@ def run_migrations_online():
 
     conf_args = dict(current_app.extensions["migrate"].configure_args)
     conf_args.setdefault("process_revision_directives", process_revision_directives)
+    # The full-text objects (FTS5 table, tsvector column and GIN index) are made by hand.
+    conf_args.setdefault("include_object", include_in_autogenerate)
 
     with target_db.engine.connect() as connection:
         sqlite = connection.dialect.name == "sqlite"

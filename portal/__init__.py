@@ -59,12 +59,14 @@ def register_blueprints(app: Flask) -> None:
     from portal.admin.views import bp as admin_bp
     from portal.auth.views import bp as auth_bp
     from portal.moderate.views import bp as moderate_bp
+    from portal.public.search import bp as search_bp
     from portal.public.views import bp as public_bp
     from portal.submit.views import bp as submit_bp
 
     app.register_blueprint(public_bp)
+    app.register_blueprint(search_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(account_bp)
-    app.register_blueprint(admin_bp)
     app.register_blueprint(submit_bp)
     app.register_blueprint(moderate_bp)
+    app.register_blueprint(admin_bp)

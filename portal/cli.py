@@ -12,11 +12,11 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from portal import audit, demo, operations
+from portal import audit, demo, extract, mail, notifications, operations, search
 from portal.enums import Role
 from portal.exceptions import PortalError
 from portal.extensions import db
-from portal.models import MeetingSession, Organisation, StoredFile, User
+from portal.models import ExtractionStatus, MeetingSession, Organisation, StoredFile, User
 from portal.storage import get_store
 
 users_cli = AppGroup("users", help="Manage user accounts.")
@@ -28,7 +28,9 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(sessions_cli)
     app.cli.add_command(demo_command)
     app.cli.add_command(sweep_files_command)
+    app.cli.add_command(digest_command)
     app.cli.add_command(demo_code_command)
+    app.cli.add_command(reindex_command)
 
 
 def find_organisation(name: str) -> Organisation:
@@ -194,3 +196,46 @@ def sweep_files_command(dry_run: bool, min_age: int) -> None:
             path.unlink(missing_ok=True)
     verb = "found" if dry_run else "removed"
     click.echo(f"{len(orphans)} orphaned file(s) and {len(partial)} unfinished upload(s) {verb}.")
+
+
+@click.command("reindex")
+@with_appcontext
+@click.option("--index-only", is_flag=True, help="Keep the extracted texts; only rebuild the search index.")
+def reindex_command(index_only: bool) -> None:
+    """Extract the text of every stored file again and rebuild the search index."""
+    if not index_only:
+        counts = extract.reextract_all(get_store())
+        summary = ", ".join(f"{counts.get(status, 0)} {status.value}" for status in ExtractionStatus)
+        click.echo(f"Extracted the text of {sum(counts.values())} file(s): {summary}.")
+    indexed = search.rebuild_index()
+    db.session.commit()
+    click.echo(f"Indexed {indexed} published statement(s).")
+
+
+@click.command("digest")
+@with_appcontext
+@click.option("--hours", type=click.IntRange(min=1), default=24, show_default=True, help="What counts as new: joined the queue within this many hours.")
+def digest_command(hours: int) -> None:
+    """E-mail each moderator who asked for it a summary of what waits for review (run daily from cron)."""
+    recipients = notifications.digest_recipients()
+    if not recipients:
+        click.echo("No moderator asked for the daily digest: nothing sent.")
+        return
+    summary = notifications.digest(hours=hours)
+    if summary.is_empty:
+        click.echo("Nothing is waiting for review: no digest sent.")
+        return
+    failed = []
+    for user in recipients:
+        try:
+            mail.send_now(notifications.digest_mail(user, summary))
+        except Exception as exc:  # one bad address or a busy server must not stop the others
+            failed.append(f"{user.email} ({exc})")
+    sent = len(recipients) - len(failed)
+    click.echo(
+        f"Digest sent to {sent} moderator{'s' if sent != 1 else ''}: {summary.counts.by_status['submitted']} awaiting review, "
+        f"{summary.counts.by_status['correction']} correction{'s' if summary.counts.by_status['correction'] != 1 else ''}, "
+        f"{summary.recent_total} new in the last {hours} hours."
+    )
+    if failed:
+        raise click.ClickException(f"Could not send the digest to: {'; '.join(failed)}")

@@ -70,6 +70,7 @@ def from_env(instance_path: str | Path, env: Mapping[str, str] | None = None) ->
         secret_key = f"insecure-{name}-key-do-not-use-in-production"
 
     upload_mb = _int(env, "PORTAL_MAX_UPLOAD_MB", 25)
+    decompressed_mb = _int(env, "PORTAL_MAX_DECOMPRESSED_MB", 100)
     mail_server = env.get("MAIL_SERVER", "").strip()
     mail_use_tls = _bool(env, "MAIL_USE_TLS", False)
     database_url = env.get("DATABASE_URL", "").strip() or f"sqlite:///{instance / 'portal.sqlite3'}"
@@ -88,6 +89,8 @@ def from_env(instance_path: str | Path, env: Mapping[str, str] | None = None) ->
         # so that a file slightly too large is answered on the form with the other fields
         # kept; anything larger is cut off by Werkzeug with 413 before it is read.
         "MAX_CONTENT_LENGTH": upload_mb * 2 * 1024 * 1024 + 1024 * 1024,
+        # A DOCX or ODT whose parts would expand beyond this is refused (a "zip bomb").
+        "PORTAL_MAX_DECOMPRESSED_BYTES": decompressed_mb * 1024 * 1024,
         "WTF_CSRF_TIME_LIMIT": 8 * 3600,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -123,4 +126,8 @@ def from_env(instance_path: str | Path, env: Mapping[str, str] | None = None) ->
         "PORTAL_INVITATION_DAYS": 14,
         # Behind a reverse proxy: how many proxies to trust for X-Forwarded-For/-Proto.
         "PORTAL_TRUSTED_PROXIES": _int(env, "PORTAL_TRUSTED_PROXIES", 0, allow_zero=True),
+        # How long a moderator's claim on a queue item keeps others from deciding it.
+        "PORTAL_CLAIM_MINUTES": _int(env, "PORTAL_CLAIM_MINUTES", 30),
+        # Where the portal is reached, for links in e-mails sent outside a request (the digest command).
+        "PORTAL_BASE_URL": env.get("PORTAL_BASE_URL", "").strip().rstrip("/") or "http://localhost:5000",
     }

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from werkzeug.security import generate_password_hash
 
-from portal import audit, filetypes
+from portal import audit, extract, filetypes, notifications
 from portal.enums import (
     FileRole,
     Language,
@@ -28,10 +28,11 @@ from portal.enums import (
     StatementStatus,
     VersionStatus,
 )
-from portal.exceptions import PermissionDenied, UploadError, ValidationError, WorkflowError
+from portal.exceptions import ConflictError, PermissionDenied, UploadError, ValidationError, WorkflowError
 from portal.extensions import db
 from portal.models import (
     Area,
+    ExtractionStatus,
     MeetingSession,
     Organisation,
     Panel,
@@ -133,6 +134,7 @@ class Upload:
     filename: str
     language: Language
     role: FileRole = FileRole.ORIGINAL
+    field: str = "document"  # the form field an UploadError about this file is shown on
 
 
 def submit_statement(
@@ -246,16 +248,23 @@ def submit_statement(
             "cosignatories": [o.name for o in cosignatories],
         },
     )
+    if not draft:  # the moderators who asked hear that something waits
+        notifications.statement_submitted(statement)
     return statement
 
 
 def store_upload(upload: Upload, *, store: FileStore, max_bytes: int) -> StoredFile:
     """Stream one upload into the store, typed by its content. Flushes; the file goes on rollback.
 
-    Raises UploadError (field "document") for an empty, oversized or unaccepted file.
+    Its text is extracted on the way (portal.extract) and kept in a DocumentText row.
+    Raises UploadError (on `upload.field`) for an empty, oversized or unaccepted file, or a
+    DOCX/ODT that would expand beyond PORTAL_MAX_DECOMPRESSED_BYTES.
     """
     original_name = _clean_filename(upload.filename)
-    received = store.receive(upload.stream, max_bytes=max_bytes)
+    try:
+        received = store.receive(upload.stream, max_bytes=max_bytes)
+    except UploadError as exc:
+        raise UploadError(exc.message, field=upload.field) from None
     try:
         content_type = filetypes.detect(received.temp_path)
     except BaseException:
@@ -266,8 +275,14 @@ def store_upload(upload: Upload, *, store: FileStore, max_bytes: int) -> StoredF
         raise UploadError(
             f"This file is not a {filetypes.ACCEPTED_DESCRIPTION} document, whatever its name says. "
             "Please upload the statement in one of those formats.",
-            field="document",
+            field=upload.field,
         )
+    # Synchronous: the text is there for review and search as soon as the file is. Failures
+    # are recorded on the file, never raised; only a zip bomb refuses the upload.
+    extraction = extract.extract(received.temp_path, content_type)
+    if extraction.status is ExtractionStatus.REFUSED:
+        store.discard(received)
+        raise UploadError(extraction.message, field=upload.field)
     key = store.place(received, db.session())
     document = StoredFile(
         storage_key=key,
@@ -277,7 +292,20 @@ def store_upload(upload: Upload, *, store: FileStore, max_bytes: int) -> StoredF
         sha256=received.sha256,
     )
     db.session.add(document)
+    db.session.add(extract.record(document, extraction))
     return document
+
+
+def accepts_new_version(statement: Statement) -> bool:
+    """Whether upload_version() takes a new version now: a draft, a statement awaiting review or
+    with changes requested, or a published one without a correction already awaiting review."""
+    if statement.status is StatementStatus.APPROVED:
+        return statement.pending_correction is None
+    return statement.status in (
+        StatementStatus.DRAFT,
+        StatementStatus.SUBMITTED,
+        StatementStatus.CHANGES_REQUESTED,
+    )
 
 
 def upload_version(
@@ -289,6 +317,7 @@ def upload_version(
     store: FileStore,
     max_bytes: int,
     keep_other_files: bool = True,
+    expected_version: int | None = None,
 ) -> StatementVersion:
     """Add a new version of the statement's documents. Does not commit.
 
@@ -296,17 +325,24 @@ def upload_version(
     replaced (it stays in the queue); after changes were requested, the new version waits
     for "resubmit"; a published statement gets a correction that goes to moderation
     while the published version stays public. Files of the previous version that are not
-    replaced (translations, annexes) are carried over when `keep_other_files`.
-    Raises PermissionDenied, WorkflowError or UploadError.
+    replaced (translations, annexes) are carried over when `keep_other_files`: a new
+    original replaces the original, a new translation the translation in its language.
+    After a rejected correction, the published version is the one built on. Files are
+    ordered original, translations, annexes.
+    Raises PermissionDenied, ConflictError (the statement changed since `expected_version`),
+    WorkflowError or UploadError.
     """
-    from portal.workflow import S
-
     if author.organisation_id != statement.organisation_id or not can_submit(author):
         raise PermissionDenied("Only members of the statement's organisation can upload new versions.")
-    if statement.status not in (S.DRAFT, S.SUBMITTED, S.CHANGES_REQUESTED, S.APPROVED):
-        raise WorkflowError(f"A {statement.status.label.lower()} statement cannot receive new documents.")
+    if expected_version is not None and expected_version != statement.version:
+        raise ConflictError(
+            "This statement changed after you opened it "
+            f"(it is now {statement.status.label.lower()}). Nothing was uploaded; please look at it again."
+        )
     if statement.pending_correction is not None:
-        raise WorkflowError("A correction is already awaiting review; wait for the decision or replace it.")
+        raise WorkflowError("A correction is already awaiting review; please wait for the secretariat's decision.")
+    if not accepts_new_version(statement):
+        raise WorkflowError(f"A {statement.status.label.lower()} statement cannot receive new documents.")
     if not uploads:
         raise UploadError("Choose the document to upload.", field="document")
     note = (note or "").strip()
@@ -314,21 +350,32 @@ def upload_version(
         raise ValidationError("The note must be at most 2000 characters.", field="note")
     now = utcnow()
     previous = statement.current_version
+    base = previous
+    if previous is not None and previous.status is VersionStatus.REJECTED and statement.published_version is not None:
+        base = statement.published_version  # a rejected correction is not built on
     stored = [store_upload(u, store=store, max_bytes=max_bytes) for u in uploads]
-    new_roles = {u.role for u in uploads}
-    files = [
-        StatementFile(stored=document, language=u.language, role=u.role, position=i)
-        for i, (u, document) in enumerate(zip(uploads, stored, strict=True))
-    ]
-    if previous is not None and keep_other_files:
-        carried = [f for f in previous.files if f.role is not FileRole.ORIGINAL or FileRole.ORIGINAL not in new_roles]
+    files = []
+    if base is not None and keep_other_files:
+        replaced_translations = {u.language for u in uploads if u.role is FileRole.TRANSLATION}
+        new_roles = {u.role for u in uploads}
         files += [
-            StatementFile(stored=f.stored, language=f.language, role=f.role, position=len(files) + i)
-            for i, f in enumerate(carried)
+            StatementFile(stored=f.stored, language=f.language, role=f.role)
+            for f in base.files
+            if not (f.role is FileRole.ORIGINAL and FileRole.ORIGINAL in new_roles)
+            and not (f.role is FileRole.TRANSLATION and f.language in replaced_translations)
         ]
-    if statement.status in (S.DRAFT, S.CHANGES_REQUESTED):
+    files += [
+        StatementFile(stored=document, language=u.language, role=u.role)
+        for u, document in zip(uploads, stored, strict=True)
+    ]
+    # Originals first (the public "Download the document" is the original), then translations,
+    # then annexes; within a role, earlier files first. sorted() is stable.
+    files = sorted(files, key=lambda f: _ROLE_ORDER[f.role])
+    for position, f in enumerate(files):
+        f.position = position
+    if statement.status in (StatementStatus.DRAFT, StatementStatus.CHANGES_REQUESTED):
         status, action = VersionStatus.DRAFT, "version.upload"
-    elif statement.status is S.SUBMITTED:
+    elif statement.status is StatementStatus.SUBMITTED:
         status, action = VersionStatus.SUBMITTED, "version.replace"
     else:
         status, action = VersionStatus.SUBMITTED, "submit_correction"
@@ -356,7 +403,12 @@ def upload_version(
         note=note,
         data={"version": version.number, "files": [_file_data(f) for f in version.files]},
     )
+    if action == "submit_correction":  # the moderators who asked hear that a correction waits
+        notifications.statement_submitted(statement, correction=True)
     return version
+
+
+_ROLE_ORDER = {FileRole.ORIGINAL: 0, FileRole.TRANSLATION: 1, FileRole.ANNEX: 2}
 
 
 def _organisations(ids: Sequence[int], *, field: str) -> list[Organisation]:

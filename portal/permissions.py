@@ -79,7 +79,7 @@ def can_view_statement(user: User | None, statement: Statement) -> bool:
         return False
     if can_moderate(user):
         return True
-    return user.organisation_id is not None and user.organisation_id == statement.organisation_id
+    return is_member_of_statement_organisation(user, statement)
 
 
 def statement_for_user_or_404(public_id: str, user: User | None) -> Statement:
@@ -88,3 +88,36 @@ def statement_for_user_or_404(public_id: str, user: User | None) -> Statement:
     if statement is None or not can_view_statement(user, statement):
         abort(404)
     return statement
+
+
+def own_statement_or_404(public_id: str, user: User, *, for_update: bool = False) -> Statement:
+    """Load a statement of `user`'s organisation for a change by one of its members, else abort with 404.
+
+    404, not 403, even for another organisation's published statement: these endpoints change
+    things, and another organisation has nothing to change there. `for_update` locks the row
+    (PostgreSQL) so a moderator's decision and the member's change happen one after the other.
+    """
+    query = sa.select(Statement).where(
+        Statement.public_id == public_id,
+        Statement.organisation_id == user.organisation_id,
+    )
+    if for_update:
+        query = query.with_for_update()
+    statement = db.session.scalar(query) if user.organisation_id is not None else None
+    if statement is None or not is_member_of_statement_organisation(user, statement):
+        abort(404)
+    return statement
+
+
+def is_member_of_statement_organisation(user: User | None, statement: Statement) -> bool:
+    """An approved member of the statement's organisation: sees its unpublished statements, their
+    newest versions and history. Naming the organisation at registration is not enough: pending,
+    rejected and removed members are outsiders."""
+    return bool(
+        user is not None
+        and user.is_authenticated
+        and user.is_active
+        and user.organisation_id is not None
+        and user.organisation_id == statement.organisation_id
+        and user.is_approved_member
+    )

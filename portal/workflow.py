@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy.orm.exc import StaleDataError
 
-from portal import audit
+from portal import audit, notifications, search
 from portal.enums import MODERATORS, Role, StatementStatus, VersionStatus
 from portal.exceptions import ConflictError, PermissionDenied, WorkflowError
 from portal.extensions import db
@@ -136,8 +136,8 @@ def apply(
     Side effects: sets status; the version under review moves too (approved, rejected,
     submitted); decisions record decided_at/by and the note; approval sets published_at
     the first time and an optional embargo (`publish_at`); an approved correction sets
-    corrected_at; a claim ends with the decision. Bumps the version counter and writes
-    one audit row. Flushes; never commits.
+    corrected_at; a claim ends with the decision; the search index follows what is
+    public. Bumps the version counter and writes one audit row. Flushes; never commits.
     Raises WorkflowError for a move the table does not allow from the current state or
     without its note, PermissionDenied for an actor the move is not open to,
     ConflictError when the statement changed since the actor saw it or concurrently,
@@ -154,7 +154,12 @@ def apply(
             f"(it is now {statement.status.label.lower()}). Nothing was changed; please review it again."
         )
     if not _applicable(statement, transition):
-        what = "has no correction awaiting review" if transition.correction else f"is {statement.status.label.lower()}"
+        if transition.correction:
+            what = "has no correction awaiting review"
+        elif statement.status in transition.source:
+            what = "has a correction awaiting review; decide the correction first"
+        else:
+            what = f"is {statement.status.label.lower()}"
         raise WorkflowError(f"You cannot {transition.label.lower()} this statement because it {what}. Nothing was changed.")
     now = utcnow()
     if transition.decision and statement.is_claimed_by_other(actor, now):
@@ -205,6 +210,10 @@ def apply(
         raise ConflictError(
             "Someone else changed this statement at the same moment. Nothing was changed; please review it again."
         ) from None
+    if S.APPROVED in (previous, statement.status):  # what is public may have changed: keep the index in step
+        search.index_statement(statement)
+    if action in ("submit", "resubmit"):  # the moderators who asked hear that something waits
+        notifications.statement_submitted(statement)
     data: dict[str, object] = {}
     if version is not None:
         data["version"] = version.number

@@ -1,20 +1,24 @@
-"""The access matrix: every endpoint, for each of five actors, on statements in each status.
+"""The access matrix: every endpoint, for each of five actors, on statements in each state.
 
 Actors: anonymous, a submitter of another organisation (other_org), a submitter of the
-statements' organisation (submitter), a moderator and an admin. The expected outcome of
-every cell is written out in the tables below rather than derived from portal.permissions,
-so a change there cannot silently change what the tests expect.
+statements' organisation (submitter), a moderator and an admin. States: every status, plus
+a published statement with a correction awaiting review and a published statement still
+under embargo. The expected outcome of every cell is written out in the tables below
+rather than derived from portal.permissions or portal.workflow, so a change there cannot
+silently change what the tests expect.
 
-Speed: the matrix has some 190 cells per backend. Cells that must change nothing (every
-GET, and every POST the app has to refuse) share one app and data set per backend, the
-`shared` fixture; before each cell it checks, in a fresh app context, that the data are still
-exactly as arranged and rebuilds them if not, so a refused request that got through cannot
-leak into the next cell. Cells that are meant to change data (an accepted decision or
-submission) use conftest's function-scoped `app`.
+Speed: cells that must change nothing (every GET, and every POST the app has to refuse)
+share one app and data set per backend, the `shared` fixture; before each test it checks,
+in a fresh app context, that the data are still exactly as arranged and rebuilds them if
+not, so a refused request that got through cannot leak into the next test. Where one
+actor's many cells share a test (signed in once, one subtest per cell), every subtest
+checks the data are untouched. Cells that are meant to change data (an accepted decision
+or submission) use conftest's function-scoped `app`.
 """
 
 from __future__ import annotations
 
+import html
 import io
 import os
 import re
@@ -23,7 +27,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -33,11 +37,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.security import generate_password_hash
 
-from portal.enums import StatementStatus
+from portal import operations, workflow
+from portal.enums import Language, MembershipStatus, StatementStatus
 from portal.extensions import db
-from portal.models import AuditEvent, Base, Statement, User
+from portal.models import AuditEvent, Base, Statement, StatementVersion, User, utcnow
+from portal.storage import get_store
 from tests import factories
-from tests.conftest import BACKENDS, PG_URL, csrf_from, csrf_token, login, logout, make_app, truncate
+from tests.conftest import BACKENDS, PG_URL, csrf_from, csrf_token, login, make_app, truncate
 
 S = StatementStatus
 
@@ -45,8 +51,86 @@ ACTORS = ["anonymous", "other_org", "submitter", "moderator", "admin"]
 SUBMITTERS = ["other_org", "submitter"]
 MODERATORS = ["moderator", "admin"]
 NON_MODERATORS = ["anonymous", "other_org", "submitter"]
-STATUSES = ["submitted", "approved", "rejected"]
-ACTIONS = ["approve", "reject"]
+# Mexico's statements, one per state. "correction": published, with a correction awaiting
+# review; "embargoed": approved with a publication time in the future.
+STATUSES = [
+    "draft",
+    "submitted",
+    "changes_requested",
+    "approved",
+    "rejected",
+    "withdrawn",
+    "unpublished",
+    "duplicate",
+    "correction",
+    "embargoed",
+]
+STATUS_OF = {**{s.value: s for s in S}, "correction": S.APPROVED, "embargoed": S.APPROVED}
+ACTIONS = [
+    "submit",
+    "resubmit",
+    "withdraw",
+    "approve",
+    "reject",
+    "request_changes",
+    "mark_duplicate",
+    "unpublish",
+    "republish",
+    "approve_correction",
+    "reject_correction",
+]
+SUBMITTER_ACTIONS = ["submit", "resubmit", "withdraw"]
+
+# Who sees each statement's page and document. Only what is published (and past its embargo)
+# is public; the rest exists only for its organisation and the secretariat, and is a 404
+# (not a 403) for everyone else.
+EVERYONE = frozenset(ACTORS)
+ORGANISATION_AND_SECRETARIAT = frozenset({"submitter", "moderator", "admin"})
+SEES = {
+    "draft": ORGANISATION_AND_SECRETARIAT,
+    "submitted": ORGANISATION_AND_SECRETARIAT,
+    "changes_requested": ORGANISATION_AND_SECRETARIAT,
+    "approved": EVERYONE,
+    "rejected": ORGANISATION_AND_SECRETARIAT,
+    "withdrawn": ORGANISATION_AND_SECRETARIAT,
+    "unpublished": ORGANISATION_AND_SECRETARIAT,
+    "duplicate": ORGANISATION_AND_SECRETARIAT,
+    "correction": EVERYONE,
+    "embargoed": ORGANISATION_AND_SECRETARIAT,
+}
+PUBLIC = [status for status in STATUSES if SEES[status] == EVERYONE]
+# Who may download each file, by (state, version number): the public only files of the
+# published version; the organisation and the secretariat every version's.
+FILE_SEES = {
+    **{(status, 1): SEES[status] for status in STATUSES},
+    ("correction", 2): ORGANISATION_AND_SECRETARIAT,
+}
+
+# The decision forms on the review page, for a moderator or an admin, in each state.
+REVIEW_FORMS = {
+    "draft": [],
+    "submitted": ["approve", "reject", "request_changes", "mark_duplicate"],
+    "changes_requested": [],
+    "approved": ["unpublish"],
+    "rejected": [],
+    "withdrawn": [],
+    "unpublished": ["republish"],
+    "duplicate": [],
+    "correction": ["approve_correction", "reject_correction"],
+    "embargoed": ["unpublish"],
+}
+# Where an accepted decision leaves the statement, and whether the public then sees it.
+DECIDED = {
+    ("submitted", "approve"): (S.APPROVED, True),
+    ("submitted", "reject"): (S.REJECTED, False),
+    ("submitted", "request_changes"): (S.CHANGES_REQUESTED, False),
+    ("submitted", "mark_duplicate"): (S.DUPLICATE, False),
+    ("approved", "unpublish"): (S.UNPUBLISHED, False),
+    ("unpublished", "republish"): (S.APPROVED, True),
+    ("correction", "approve_correction"): (S.APPROVED, True),
+    ("correction", "reject_correction"): (S.APPROVED, True),
+    ("embargoed", "unpublish"): (S.UNPUBLISHED, False),
+}
 
 EMAILS = {
     "other_org": "hans@switzerland.example",
@@ -62,6 +146,12 @@ HOME = {
     "admin": "/moderation/",
 }
 ORGANISATION = {"other_org": "Switzerland", "submitter": "Mexico"}
+# Accounts that name Mexico but may not (or no longer) act for it.
+NOT_MEMBERS = {
+    MembershipStatus.PENDING: "new@mexico.example",
+    MembershipStatus.REJECTED: "turned-down@mexico.example",
+    MembershipStatus.REMOVED: "left@mexico.example",
+}
 
 SESSION_URL = "/sessions/human-rights-all-migrants"
 # Well formed (see portal.models.statements.new_public_id) but never issued in these tests:
@@ -75,7 +165,7 @@ FORM_EXPIRED = "Form expired"
 NOT_PUBLIC = "This statement is not public."
 
 # Signing in checks the password every time. factories' cached hash is scrypt (about 70 ms a
-# check); one PBKDF2 round keeps the ~200 sign-ins of this file fast while they still go
+# check); one PBKDF2 round keeps the sign-ins of this file fast while they still go
 # through the real form and the real check_password_hash.
 FAST_PASSWORD_HASH = generate_password_hash(factories.PASSWORD, method="pbkdf2:sha256:1")
 
@@ -84,37 +174,91 @@ FAST_PASSWORD_HASH = generate_password_hash(factories.PASSWORD, method="pbkdf2:s
 
 
 @dataclass(frozen=True)
+class File:
+    id: int
+    version: int  # the number of the version it belongs to
+    data: bytes
+    sha256: str
+
+
+@dataclass(frozen=True)
 class Item:
     """One arranged statement, as the tests need it outside an app context."""
 
     public_id: str
     title: str
-    data: bytes
-    version: int
+    version: int  # the optimistic-lock counter the review page's forms carry
+    data: bytes  # the original document of the newest version (what its organisation sees)
+    public_data: bytes  # that of the published version (the first one, until a correction is approved)
     storage_key: str
+    files: tuple[File, ...]
+
+
+def make_item(status: str, people: dict[str, User], title: str, *, original: Statement | None = None) -> Statement:
+    """A statement of Mexico's in `status`, through the real operations and workflow."""
+    data = factories.pdf_bytes(title)
+    submitter, moderator = people["submitter"], people["moderator"]
+    if status == "correction":
+        statement = factories.make_statement(submitter, title=title, status=S.APPROVED, data=data, moderator=moderator)
+        operations.upload_version(
+            statement,
+            author=submitter,
+            uploads=[operations.Upload(io.BytesIO(factories.pdf_bytes(f"{title}, corrected")), "fixed.pdf", Language.ENGLISH)],
+            note="Corrected figures.",
+            store=get_store(),
+            max_bytes=10 * 1024 * 1024,
+        )
+    elif status == "embargoed":
+        statement = factories.make_statement(submitter, title=title, data=data)
+        workflow.apply(statement, "approve", actor=moderator, publish_at=utcnow() + timedelta(days=30))
+    elif status == "duplicate":
+        statement = factories.make_statement(submitter, title=title, data=data)
+        workflow.apply(statement, "mark_duplicate", actor=moderator, duplicate_of=original)
+    else:
+        statement = factories.make_statement(
+            submitter, title=title, status=S(status), data=data, moderator=moderator, reason=REASON
+        )
+    return statement
+
+
+def _item(statement: Statement) -> Item:
+    published = statement.published_version or statement.versions[0]
+    return Item(
+        public_id=statement.public_id,
+        title=statement.title,
+        version=statement.version,
+        data=_bytes(statement.current_version.original.stored.storage_key),
+        public_data=_bytes(published.original.stored.storage_key),
+        storage_key=statement.document.storage_key,
+        files=tuple(
+            File(f.id, v.number, _bytes(f.stored.storage_key), f.stored.sha256)
+            for v in statement.versions
+            for f in v.files
+        ),
+    )
+
+
+def _bytes(storage_key: str) -> bytes:
+    with get_store().open(storage_key) as fh:
+        return fh.read()
 
 
 def arrange() -> dict[str, Item]:
-    """The cast of make_people and one statement of Mexico's in each status, by status value.
-
-    Call inside an app context; commits.
-    """
+    """The cast of make_people, accounts naming Mexico that are not its members, and one
+    statement of Mexico's in each state, by state. Call inside an app context; commits."""
     people = factories.make_people()
+    for membership, email in NOT_MEMBERS.items():
+        people[email] = factories.make_user(email, org_code="MEX")
+        people[email].membership = membership
     for user in people.values():
         user.password_hash = FAST_PASSWORD_HASH
-    statements = {}
+    statements: dict[str, Statement] = {}
     for status in STATUSES:
-        title = f"Mexico on detention ({status})"
-        data = factories.pdf_bytes(title)
-        statement = factories.make_statement(
-            people["submitter"], title=title, status=S(status), data=data, moderator=people["moderator"], reason=REASON
+        statements[status] = make_item(
+            status, people, f"Mexico on detention ({status})", original=statements.get("approved")
         )
-        statements[status] = (statement, data)
     db.session.commit()
-    return {
-        status: Item(s.public_id, s.title, data, s.version, s.document.storage_key)
-        for status, (s, data) in statements.items()
-    }
+    return {status: _item(s) for status, s in statements.items()}
 
 
 @pytest.fixture
@@ -144,6 +288,9 @@ class Shared:
             db.session.commit()
             self.items = arrange()
         self.pristine = state(self.app)
+
+    def ids(self) -> dict[str, str]:
+        return {status: item.public_id for status, item in self.items.items()}
 
 
 @contextmanager
@@ -197,7 +344,7 @@ def web(shared: Shared) -> FlaskClient:
 def sign_in(client: FlaskClient, actor: str) -> None:
     """Sign `actor` in (anonymous: do nothing), leaving no "Signed in as" message pending."""
     if actor != "anonymous":
-        login(client, EMAILS[actor])
+        login(client, EMAILS.get(actor, actor))
         with client.session_transaction() as session:
             session.pop("_flashes", None)
 
@@ -222,17 +369,37 @@ def state(app: Flask) -> dict[str, list]:
                 Statement.decided_by_id,
                 Statement.decided_at,
                 Statement.decision_note,
+                Statement.submitted_at,
                 Statement.published_at,
+                Statement.publish_at,
+                Statement.corrected_at,
+                Statement.duplicate_of_id,
+                Statement.claimed_by_id,
+                Statement.claimed_until,
                 Statement.title,
                 Statement.organisation_id,
             ).order_by(Statement.id)
         ).all()
+        versions = db.session.execute(
+            sa.select(
+                StatementVersion.id,
+                StatementVersion.statement_id,
+                StatementVersion.number,
+                StatementVersion.status,
+                StatementVersion.submitted_at,
+                StatementVersion.decided_at,
+                StatementVersion.decided_by_id,
+            ).order_by(StatementVersion.id)
+        ).all()
         audit = db.session.execute(
             sa.select(AuditEvent.id, AuditEvent.action, AuditEvent.object_ref).order_by(AuditEvent.id)
         ).all()
-        users = db.session.execute(sa.select(User.email, User.role, User.active).order_by(User.id)).all()
+        users = db.session.execute(
+            sa.select(User.email, User.role, User.active, User.membership).order_by(User.id)
+        ).all()
         return {
             "statements": [tuple(row) for row in statements],
+            "versions": [tuple(row) for row in versions],
             "audit": [tuple(row) for row in audit],
             "users": [tuple(row) for row in users],
             "files": stored_files(app),
@@ -256,10 +423,20 @@ def last_login_of(app: Flask, actor: str) -> datetime | None:
 
 
 def not_found_body(client: FlaskClient, url: str) -> str:
-    """The 404 page the same client gets for a URL that cannot exist."""
+    """The 404 page the same client gets for a URL that cannot exist (see without_token)."""
     with client.get(url) as response:
         assert response.status_code == 404
-        return response.get_data(as_text=True)
+        return without_token(response.get_data(as_text=True))
+
+
+def without_token(page: str) -> str:
+    """`page` without the value of its sign-out form's CSRF token, which carries the second it
+    was made in: two 404 pages a second apart are otherwise the same."""
+    return re.sub(r'(name="csrf_token" value=")[^"]+(")', r"\1…\2", page)
+
+
+def flashes(page: str, category: str) -> list[str]:
+    return [html.unescape(m) for m in re.findall(rf'<p class="flash flash-{category}" role="\w+">(.*?)</p>', page, re.S)]
 
 
 def submission(token: str | None, app: Flask, title: str = "Statement on return and readmission") -> dict:
@@ -280,13 +457,14 @@ def submission(token: str | None, app: Flask, title: str = "Statement on return 
     return data
 
 
-def decision_data(token: str | None, action: str, version: int) -> dict[str, str]:
-    """The fields of the decision form for `action` (without a CSRF token if `token` is None)."""
-    data = {f"{action}-version": str(version)}
+def decision_data(token: str | None, action: str, version: int, *, duplicate_of: str = "") -> dict[str, str]:
+    """The fields of the decision form for `action` (without a CSRF token if `token` is None):
+    everything the move needs, so a refusal can only come from who asks or the state."""
+    data = {f"{action}-version": str(version), f"{action}-note": "Off topic."}
     if token is not None:
         data[f"{action}-csrf_token"] = token
-    if action == "reject":
-        data["reject-note"] = "Off topic."
+    if action == "mark_duplicate":
+        data["mark_duplicate-duplicate_of"] = duplicate_of
     return data
 
 
@@ -303,7 +481,9 @@ def test_index_open_to_everyone_counts_only_published(shared, web, actor):
     page = response.get_data(as_text=True)
     assert "Session 1: Human rights of all migrants" in page
     assert "Session 2: Drivers of migration" in page
-    assert "<p>1 published statement</p>" in page  # session 1: only the approved statement counts
+    # Session 1: the published statement and the published one with a correction pending;
+    # nothing else counts, not even an approved statement still under embargo.
+    assert "<p>2 published statements</p>" in page
     assert "<p>0 published statements</p>" in page  # session 2
 
 
@@ -316,101 +496,151 @@ def test_session_page_open_to_everyone_lists_only_published(shared, web, actor):
 
     assert response.status_code == 200
     page = response.get_data(as_text=True)
-    assert f'<a href="/statements/{items["approved"].public_id}">{items["approved"].title}</a>' in page
-    for status in ("submitted", "rejected"):
-        assert items[status].title not in page
-        assert items[status].public_id not in page
-
-
-# --- statement page and download, by status and actor ----------------------------------------
-
-# (status, actor, visible): published statements are public; unpublished ones exist only for
-# their organisation and the secretariat, and are a 404 (not a 403) for everyone else.
-VISIBILITY = [
-    ("approved", "anonymous", True),
-    ("approved", "other_org", True),
-    ("approved", "submitter", True),
-    ("approved", "moderator", True),
-    ("approved", "admin", True),
-    ("submitted", "anonymous", False),
-    ("submitted", "other_org", False),
-    ("submitted", "submitter", True),
-    ("submitted", "moderator", True),
-    ("submitted", "admin", True),
-    ("rejected", "anonymous", False),
-    ("rejected", "other_org", False),
-    ("rejected", "submitter", True),
-    ("rejected", "moderator", True),
-    ("rejected", "admin", True),
-]
-VISIBILITY_IDS = [f"{status}-{actor}-{'visible' if visible else 'hidden'}" for status, actor, visible in VISIBILITY]
-
-
-@pytest.mark.parametrize(("status", "actor", "visible"), VISIBILITY, ids=VISIBILITY_IDS)
-def test_statement_page_visible_only_to_allowed_actors(shared, web, status, actor, visible):
-    item = shared.items[status]
-    sign_in(web, actor)
-
-    response = web.get(f"/statements/{item.public_id}")
-
-    page = response.get_data(as_text=True)
-    if visible:
-        assert response.status_code == 200
-        assert f"<h1>{item.title}</h1>" in page
-        assert f'href="/statements/{item.public_id}/document"' in page
-        assert (NOT_PUBLIC in page) is (status != "approved")
-        assert (f"Reason given by the secretariat:</strong> {REASON}" in page) is (status == "rejected")
-    else:
-        assert response.status_code == 404
-        assert NOT_FOUND in page
-        assert item.title not in page
-        assert item.public_id not in page
-        # Indistinguishable from a statement that does not exist.
-        assert page == not_found_body(web, f"/statements/{GUESSED_ID}")
-
-
-@pytest.mark.parametrize(("status", "actor", "visible"), VISIBILITY, ids=VISIBILITY_IDS)
-def test_download_visible_only_to_allowed_actors(shared, web, status, actor, visible):
-    item = shared.items[status]
-    sign_in(web, actor)
-
-    with web.get(f"/statements/{item.public_id}/document") as response:
-        if visible:
-            assert response.status_code == 200
-            assert response.data == item.data
-            assert response.headers["Content-Type"] == "application/pdf"
-            assert response.headers["Content-Disposition"] == f"attachment; filename={item.public_id}.pdf"
-            assert response.headers["X-Content-Type-Options"] == "nosniff"
-            if status != "approved":
-                assert "no-store" in response.headers["Cache-Control"]
+    for status in STATUSES:
+        item = items[status]
+        if status in PUBLIC:
+            assert f'<a href="/statements/{item.public_id}">{item.title}</a>' in page
         else:
-            assert response.status_code == 404
-            assert "Content-Disposition" not in response.headers
-            assert item.data not in response.data
+            assert item.title not in page
+            assert item.public_id not in page
+
+
+# --- statement page and downloads, by state and actor -----------------------------------------
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+def test_statement_page_visible_only_to_allowed_actors(shared, web, subtests, actor):
+    sign_in(web, actor)
+    missing = not_found_body(web, f"/statements/{GUESSED_ID}")
+    for status in STATUSES:
+        item = shared.items[status]
+        with subtests.test(status=status, actor=actor):
+            response = web.get(f"/statements/{item.public_id}")
+
             page = response.get_data(as_text=True)
-            assert NOT_FOUND in page
-            assert page == not_found_body(web, f"/statements/{GUESSED_ID}/document")
+            if actor in SEES[status]:
+                assert response.status_code == 200
+                assert f"<h1>{item.title}</h1>" in page
+                assert f'href="/statements/{item.public_id}/document"' in page
+                assert (NOT_PUBLIC in page) is (status not in PUBLIC)
+                if status == "rejected":
+                    assert f"Reason given by the secretariat:</strong> {REASON}" in page
+                elif status not in ("changes_requested", "unpublished"):  # those carry a message too
+                    assert "Reason given by the secretariat" not in page
+                # The files listed: the newest version's for the organisation and the
+                # secretariat; for everyone else the published version's, never a correction's.
+                if actor in ORGANISATION_AND_SECRETARIAT:
+                    newest = max(f.version for f in item.files)
+                    assert all(f.sha256 in page for f in item.files if f.version == newest)
+                else:
+                    assert {f.version for f in item.files if f.sha256 in page} == {1}
+            else:
+                assert response.status_code == 404
+                assert NOT_FOUND in page
+                assert item.title not in page
+                assert item.public_id not in page
+                # Indistinguishable from a statement that does not exist.
+                assert without_token(page) == missing
+            assert state(shared.app) == shared.pristine
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+def test_download_visible_only_to_allowed_actors(shared, web, subtests, actor):
+    sign_in(web, actor)
+    missing = not_found_body(web, f"/statements/{GUESSED_ID}/document")
+    for status in STATUSES:
+        item = shared.items[status]
+        with subtests.test(status=status, actor=actor):
+            with web.get(f"/statements/{item.public_id}/document") as response:
+                if actor in SEES[status]:
+                    assert response.status_code == 200
+                    # The organisation and the secretariat get the newest version; everyone
+                    # else the published one (never a correction still under review).
+                    expected = item.data if actor in ORGANISATION_AND_SECRETARIAT else item.public_data
+                    assert response.data == expected
+                    assert response.headers["Content-Type"] == "application/pdf"
+                    assert response.headers["Content-Disposition"] == f"attachment; filename={item.public_id}.pdf"
+                    assert response.headers["X-Content-Type-Options"] == "nosniff"
+                    if status not in PUBLIC or expected != item.public_data:
+                        # Not public: no shared cache may keep it.
+                        assert "no-store" in response.headers["Cache-Control"], response.headers["Cache-Control"]
+                else:
+                    assert response.status_code == 404
+                    assert "Content-Disposition" not in response.headers
+                    assert item.data not in response.data
+                    assert item.public_data not in response.data
+                    page = response.get_data(as_text=True)
+                    assert NOT_FOUND in page
+                    assert without_token(page) == missing
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+def test_file_download_visible_only_to_allowed_actors(shared, web, subtests, actor):
+    """Each file of each version, by its own URL: the public only those of the published version."""
+    sign_in(web, actor)
+    for status in STATUSES:
+        item = shared.items[status]
+        for f in item.files:
+            with subtests.test(status=status, version=f.version, actor=actor):
+                with web.get(f"/statements/{item.public_id}/files/{f.id}") as response:
+                    if actor in FILE_SEES[(status, f.version)]:
+                        assert response.status_code == 200
+                        assert response.data == f.data
+                        assert response.headers["Content-Disposition"] == f"attachment; filename={item.public_id}.pdf"
+                        assert response.headers["X-Content-Type-Options"] == "nosniff"
+                    else:
+                        assert response.status_code == 404
+                        assert "Content-Disposition" not in response.headers
+                        assert f.data not in response.data
+                        assert NOT_FOUND in response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("endpoint", ["page", "download"])
-@pytest.mark.parametrize("status", ["submitted", "rejected"])
-def test_unpublished_statement_visible_to_colleague_of_same_organisation(shared, web, status, endpoint):
+def test_unpublished_statement_visible_to_colleague_of_same_organisation(shared, web, subtests, endpoint):
     """The organisation sees its unpublished statements, not only their author."""
-    item = shared.items[status]
     login(web, EMAILS["colleague"])
+    for status in STATUSES:
+        item = shared.items[status]
+        if status in PUBLIC:
+            continue
+        with subtests.test(status=status, endpoint=endpoint):
+            if endpoint == "page":
+                response = web.get(f"/statements/{item.public_id}")
+                assert response.status_code == 200
+                assert f"<h1>{item.title}</h1>" in response.get_data(as_text=True)
+                assert NOT_PUBLIC in response.get_data(as_text=True)
+            else:
+                with web.get(f"/statements/{item.public_id}/document") as response:
+                    assert response.status_code == 200
+                    assert response.data == item.data
+                    assert response.headers["Content-Disposition"] == f"attachment; filename={item.public_id}.pdf"
+                    assert response.headers["X-Content-Type-Options"] == "nosniff"
+                    assert "no-store" in response.headers["Cache-Control"]
 
-    if endpoint == "page":
-        response = web.get(f"/statements/{item.public_id}")
-        assert response.status_code == 200
-        assert f"<h1>{item.title}</h1>" in response.get_data(as_text=True)
-        assert NOT_PUBLIC in response.get_data(as_text=True)
-    else:
-        with web.get(f"/statements/{item.public_id}/document") as response:
-            assert response.status_code == 200
-            assert response.data == item.data
-            assert response.headers["Content-Disposition"] == f"attachment; filename={item.public_id}.pdf"
-            assert response.headers["X-Content-Type-Options"] == "nosniff"
-            assert "no-store" in response.headers["Cache-Control"]
+
+@pytest.mark.parametrize("membership", list(NOT_MEMBERS), ids=lambda m: m.value)
+def test_unpublished_statement_hidden_from_account_not_approved_as_member(shared, web, subtests, membership):
+    """Anyone can register naming Mexico: until a moderator or focal point approves them (or
+    after they were rejected or removed) they are not Mexico, and its unpublished statements
+    do not exist for them."""
+    sign_in(web, NOT_MEMBERS[membership])
+    missing_page = not_found_body(web, f"/statements/{GUESSED_ID}")
+    mine = web.get("/my/submissions").get_data(as_text=True)
+    for status in STATUSES:
+        item = shared.items[status]
+        with subtests.test(membership=membership.value, status=status):
+            response = web.get(f"/statements/{item.public_id}")
+            with web.get(f"/statements/{item.public_id}/document") as download:
+                if status in PUBLIC:
+                    assert response.status_code == 200
+                    assert download.data == item.public_data
+                else:
+                    assert response.status_code == 404
+                    assert without_token(response.get_data(as_text=True)) == missing_page
+                    assert download.status_code == 404
+                    assert item.data not in download.data
+                    assert item.title not in mine
+                    assert item.public_id not in mine
 
 
 # URLs someone might guess: ids never issued, and stored files' keys where files are not served.
@@ -425,6 +655,11 @@ GUESSES = {
     ),
     "storage-key-under-files": lambda items: f"/files/{items['submitted'].storage_key}",
     "storage-key-as-public-id": lambda items: f"/statements/{items['submitted'].storage_key}/document",
+    # A file of one statement asked for under another (published) statement's reference.
+    "file-of-other-statement": lambda items: (
+        f"/statements/{items['approved'].public_id}/files/{items['submitted'].files[0].id}"
+    ),
+    "unknown-file": lambda items: f"/statements/{items['approved'].public_id}/files/999999",
     "session-slug": lambda items: "/sessions/no-such-session",
 }
 
@@ -444,16 +679,14 @@ def test_guessed_statement_or_file_url_not_found(shared, web, actor, guess):
 
 # --- signed-in-only pages ----------------------------------------------------------------------
 
-# name -> (method, path); {submitted}, {approved}, {rejected} stand for the public ids.
+# name -> (method, path); {<state>} stands for the public id of the statement in that state.
 # The decision endpoints are in test_decision_by_non_moderator_refused_and_changes_nothing.
 SIGNED_IN_PAGES = {
     "submit.new-GET": ("GET", "/submit"),
     "submit.new-POST": ("POST", "/submit"),
     "submit.mine": ("GET", "/my/submissions"),
     "moderate.queue": ("GET", "/moderation/"),
-    "moderate.review-submitted": ("GET", "/moderation/{submitted}"),
-    "moderate.review-approved": ("GET", "/moderation/{approved}"),
-    "moderate.review-rejected": ("GET", "/moderation/{rejected}"),
+    **{f"moderate.review-{status}": ("GET", f"/moderation/{{{status}}}") for status in STATUSES},
     "moderate.review-unknown-id": ("GET", f"/moderation/{GUESSED_ID}"),
 }
 MODERATION_PAGES = [name for name in SIGNED_IN_PAGES if name.startswith("moderate.")]
@@ -482,19 +715,19 @@ def test_signed_in_page_redirects_anonymous_to_sign_in(shared, web, page):
     assert state(shared.app) == shared.pristine
 
 
-@pytest.mark.parametrize("page", MODERATION_PAGES)
 @pytest.mark.parametrize("actor", SUBMITTERS)
-def test_moderation_page_forbidden_for_submitter(shared, web, actor, page):
-    _, path = page_path(page, shared.items)
+def test_moderation_page_forbidden_for_submitter(shared, web, subtests, actor):
     sign_in(web, actor)
+    for page in MODERATION_PAGES:
+        _, path = page_path(page, shared.items)
+        with subtests.test(actor=actor, page=page):
+            response = web.get(path)
 
-    response = web.get(path)
-
-    assert response.status_code == 403
-    body = response.get_data(as_text=True)
-    assert FORBIDDEN in body
-    for item in shared.items.values():
-        assert item.title not in body
+            assert response.status_code == 403
+            body = response.get_data(as_text=True)
+            assert FORBIDDEN in body
+            for item in shared.items.values():
+                assert item.title not in body
 
 
 @pytest.mark.parametrize("page", SUBMIT_PAGES)
@@ -544,7 +777,7 @@ def test_submit_post_by_submitter_files_statement_for_own_organisation(app, clie
         assert statement.submitted_by.email == EMAILS[actor]
 
 
-# actor -> (statuses listed, statuses not listed) on /my/submissions
+# actor -> (states listed, states not listed) on /my/submissions
 MY_SUBMISSIONS = {
     "submitter": (STATUSES, []),
     "other_org": ([], STATUSES),
@@ -565,7 +798,8 @@ def test_my_submissions_lists_only_own_organisation(shared, web, actor):
         item = shared.items[status]
         assert f'<a href="/statements/{item.public_id}">{item.public_id}</a>' in page
         assert item.title in page
-        assert f'<span class="badge badge-{status}">{S(status).label}</span>' in page
+        badge = STATUS_OF[status]
+        assert f'<span class="badge badge-{badge.value}">{badge.label}</span>' in page
     for status in hidden:
         assert shared.items[status].title not in page
         assert shared.items[status].public_id not in page
@@ -577,7 +811,7 @@ def test_my_submissions_lists_only_own_organisation(shared, web, actor):
 
 
 @pytest.mark.parametrize("actor", MODERATORS)
-def test_moderation_queue_open_to_moderator_lists_only_submitted(shared, web, actor):
+def test_moderation_queue_open_to_moderator_lists_statements_awaiting_review(shared, web, actor):
     items = shared.items
     sign_in(web, actor)
 
@@ -588,32 +822,38 @@ def test_moderation_queue_open_to_moderator_lists_only_submitted(shared, web, ac
     assert "<h1>Review queue</h1>" in page
     assert f'href="/moderation/{items["submitted"].public_id}"' in page
     assert items["submitted"].title in page
-    for status in ("approved", "rejected"):
+    # Nothing that awaits no decision of the secretariat (a pending correction, which does,
+    # is left to the queue's own tests).
+    for status in ("draft", "changes_requested", "approved", "rejected", "withdrawn", "unpublished", "duplicate", "embargoed"):
         assert items[status].public_id not in page
         assert items[status].title not in page
 
 
-@pytest.mark.parametrize("status", STATUSES)
 @pytest.mark.parametrize("actor", MODERATORS)
-def test_review_page_open_to_moderator_in_every_status(shared, web, actor, status):
-    item = shared.items[status]
+def test_review_page_open_to_moderator_in_every_state(shared, web, subtests, actor):
     sign_in(web, actor)
+    for status in STATUSES:
+        item = shared.items[status]
+        with subtests.test(actor=actor, status=status):
+            with shared.app.app_context():
+                statement = db.session.scalar(sa.select(Statement).where(Statement.public_id == item.public_id))
+                viewer = db.session.scalar(sa.select(User).where(User.email == EMAILS[actor]))
+                allowed = workflow.allowed_actions(statement, viewer)
+            assert allowed == REVIEW_FORMS[status]
 
-    response = web.get(f"/moderation/{item.public_id}")
+            response = web.get(f"/moderation/{item.public_id}")
 
-    assert response.status_code == 200
-    page = response.get_data(as_text=True)
-    assert f"<h1>{item.title}</h1>" in page
-    assert f'<span class="badge badge-{status}">{S(status).label}</span>' in page
-    decision_forms = re.findall(r'action="(/moderation/[^"]+)"', page)
-    if status == "submitted":
-        assert decision_forms == [f"/moderation/{item.public_id}/approve", f"/moderation/{item.public_id}/reject"]
-        assert 'name="approve-csrf_token"' in page
-        assert f'name="approve-version" type="hidden" value="{item.version}"' in page
-        assert 'name="reject-note"' in page
-    else:
-        assert decision_forms == []
-        assert f"This statement has been decided: {S(status).label.lower()}" in page
+            assert response.status_code == 200
+            page = response.get_data(as_text=True)
+            assert f"<h1>{item.title}</h1>" in page
+            badge = STATUS_OF[status]
+            assert f'<span class="badge badge-{badge.value}">{badge.label}</span>' in page
+            forms = re.findall(r'<form method="post" action="(/moderation/[^"]+)"', page)
+            assert forms == [f"/moderation/{item.public_id}/{action}" for action in REVIEW_FORMS[status]]
+            for action in REVIEW_FORMS[status]:
+                assert f'name="{action}-csrf_token"' in page
+                assert f'name="{action}-version" type="hidden" value="{item.version}"' in page
+            assert state(shared.app) == shared.pristine
 
 
 @pytest.mark.parametrize("actor", MODERATORS)
@@ -629,69 +869,108 @@ def test_review_page_unknown_id_not_found_for_moderator(shared, web, actor):
 # --- decisions ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("status", STATUSES)
-@pytest.mark.parametrize("action", ACTIONS)
 @pytest.mark.parametrize("actor", NON_MODERATORS)
-def test_decision_by_non_moderator_refused_and_changes_nothing(shared, web, actor, action, status):
-    item = shared.items[status]
+def test_decision_by_non_moderator_refused_and_changes_nothing(shared, web, subtests, actor):
+    """Every action on every state: the role gate answers before anything else is looked at."""
     sign_in(web, actor)
-    path = f"/moderation/{item.public_id}/{action}"
+    token = token_for(web, actor)
+    for status in STATUSES:
+        item = shared.items[status]
+        for action in ACTIONS:
+            with subtests.test(actor=actor, status=status, action=action):
+                path = f"/moderation/{item.public_id}/{action}"
 
-    response = web.post(path, data=decision_data(token_for(web, actor), action, item.version))
+                response = web.post(path, data=decision_data(token, action, item.version, duplicate_of=GUESSED_ID))
 
-    if actor == "anonymous":
-        assert response.status_code == 302
-        assert response.headers["Location"] == sign_in_location(path)
-    else:
-        assert response.status_code == 403
-        assert FORBIDDEN in response.get_data(as_text=True)
-    assert status_of(shared.app, item.public_id) is S(status)
-    assert state(shared.app) == shared.pristine
-
-
-DECIDED = {"approve": S.APPROVED, "reject": S.REJECTED}
+                if actor == "anonymous":
+                    assert response.status_code == 302
+                    assert response.headers["Location"] == sign_in_location(path)
+                else:
+                    assert response.status_code == 403
+                    assert FORBIDDEN in response.get_data(as_text=True)
+                assert state(shared.app) == shared.pristine
 
 
-@pytest.mark.parametrize("action", ACTIONS)
 @pytest.mark.parametrize("actor", MODERATORS)
-def test_decision_by_moderator_applies_and_is_audited(app, client, items, actor, action):
-    item = items["submitted"]
-    sign_in(client, actor)
-    review = client.get(f"/moderation/{item.public_id}").get_data(as_text=True)
-    before = state(app)
-
-    response = client.post(f"/moderation/{item.public_id}/{action}", data=decision_data(csrf_from(review), action, item.version))
-
-    assert response.status_code == 302
-    assert response.headers["Location"] == "/moderation/"
-    assert status_of(app, item.public_id) is DECIDED[action]
+def test_decision_by_moderator_applies_and_is_audited(app, client, subtests, actor):
+    """Every decision the review page offers, each on a statement of its own."""
     with app.app_context():
-        new_events = db.session.scalars(
-            sa.select(AuditEvent).where(AuditEvent.id > max(row[0] for row in before["audit"]))
-        ).all()
-        assert [(e.action, e.object_ref, e.old_status, e.new_status, e.actor.email) for e in new_events] == [
-            (action, item.public_id, "submitted", DECIDED[action].value, EMAILS[actor])
-        ]
-    # Published means public; a rejection stays hidden.
-    logout(client)
-    assert client.get(f"/statements/{item.public_id}").status_code == (200 if action == "approve" else 404)
+        people = factories.make_people()
+        for user in people.values():
+            user.password_hash = FAST_PASSWORD_HASH
+        original = factories.make_statement(people["submitter"], title="The original", status=S.APPROVED)
+        cases = {
+            (status, action): make_item(status, people, f"Mexico on {action} ({status})", original=original)
+            for status, actions in REVIEW_FORMS.items()
+            for action in actions
+        }
+        db.session.commit()
+        assert set(cases) == set(DECIDED)
+        arranged = {case: _item(s) for case, s in cases.items()}
+        original_id = original.public_id
+    sign_in(client, actor)
+    anonymous = app.test_client()
+
+    for (status, action), item in arranged.items():
+        with subtests.test(actor=actor, status=status, action=action):
+            review = client.get(f"/moderation/{item.public_id}").get_data(as_text=True)
+            with app.app_context():
+                last_event = db.session.scalar(sa.select(sa.func.max(AuditEvent.id)))
+
+            response = client.post(
+                f"/moderation/{item.public_id}/{action}",
+                data=decision_data(csrf_from(review), action, item.version, duplicate_of=original_id),
+            )
+
+            assert response.status_code == 302
+            assert response.headers["Location"] == "/moderation/"
+            target, public = DECIDED[(status, action)]
+            assert status_of(app, item.public_id) is target
+            with app.app_context():
+                new_events = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.id > last_event)).all()
+                assert [(e.action, e.object_ref, e.old_status, e.new_status, e.actor.email) for e in new_events] == [
+                    (action, item.public_id, STATUS_OF[status].value, target.value, EMAILS[actor])
+                ]
+            # What the public sees now: published or not, and which version.
+            assert anonymous.get(f"/statements/{item.public_id}").status_code == (200 if public else 404)
+            with anonymous.get(f"/statements/{item.public_id}/document") as download:
+                if not public:
+                    assert download.status_code == 404
+                elif action == "approve_correction":
+                    assert download.data == item.data  # the correction is what is published now
+                else:
+                    assert download.data == item.public_data
 
 
-@pytest.mark.parametrize("status", ["approved", "rejected"])
-@pytest.mark.parametrize("action", ACTIONS)
 @pytest.mark.parametrize("actor", MODERATORS)
-def test_decision_on_decided_statement_refused_and_changes_nothing(shared, web, actor, action, status):
-    item = shared.items[status]
+def test_decision_not_open_in_state_refused_and_changes_nothing(shared, web, subtests, actor):
+    """Every action the review page does not offer in a state, posted anyway (a stale page, a
+    hand-made request): the review page again with the reason, and nothing changes."""
     sign_in(web, actor)
+    token = token_for(web, actor)
+    for status in STATUSES:
+        item = shared.items[status]
+        for action in ACTIONS:
+            if action in REVIEW_FORMS[status]:
+                continue
+            with subtests.test(actor=actor, status=status, action=action):
+                data = decision_data(token, action, item.version, duplicate_of=shared.items["approved"].public_id)
 
-    response = web.post(f"/moderation/{item.public_id}/{action}", data=decision_data(token_for(web, actor), action, item.version))
+                response = web.post(f"/moderation/{item.public_id}/{action}", data=data)
 
-    assert response.status_code == 302
-    assert response.headers["Location"] == f"/moderation/{item.public_id}"
-    page = web.get(response.headers["Location"]).get_data(as_text=True)
-    assert f"because it is already {S(status).label.lower()}. Nothing was changed." in page
-    assert status_of(shared.app, item.public_id) is S(status)
-    assert state(shared.app) == shared.pristine
+                assert response.status_code == 302
+                assert response.headers["Location"] == f"/moderation/{item.public_id}"
+                page = web.get(response.headers["Location"]).get_data(as_text=True)
+                errors = flashes(page, "error")
+                assert len(errors) == 1
+                label = workflow.TRANSITIONS[action].label.lower()
+                if action in SUBMITTER_ACTIONS:  # the submitter's own moves: not the secretariat's
+                    assert errors[0] == f"You are not allowed to {label} this statement."
+                else:
+                    assert errors[0].startswith(f"You cannot {label} this statement because it ")
+                    assert errors[0].endswith(". Nothing was changed.")
+                assert status_of(shared.app, item.public_id) is STATUS_OF[status]
+                assert state(shared.app) == shared.pristine
 
 
 # actor -> status code of POST /moderation/<id>/frobnicate: the role gate comes before the action.
@@ -725,16 +1004,19 @@ def test_unknown_decision_action_refused_and_changes_nothing(shared, web, actor)
     assert state(shared.app) == shared.pristine
 
 
-@pytest.mark.parametrize("action", ACTIONS)
 @pytest.mark.parametrize("actor", MODERATORS)
-def test_decision_on_unknown_statement_not_found(shared, web, actor, action):
+def test_decision_on_unknown_statement_not_found(shared, web, subtests, actor):
     sign_in(web, actor)
+    token = token_for(web, actor)
+    for action in ACTIONS:
+        with subtests.test(actor=actor, action=action):
+            data = decision_data(token, action, 1, duplicate_of=shared.items["approved"].public_id)
 
-    response = web.post(f"/moderation/{GUESSED_ID}/{action}", data=decision_data(token_for(web, actor), action, 1))
+            response = web.post(f"/moderation/{GUESSED_ID}/{action}", data=data)
 
-    assert response.status_code == 404
-    assert NOT_FOUND in response.get_data(as_text=True)
-    assert state(shared.app) == shared.pristine
+            assert response.status_code == 404
+            assert NOT_FOUND in response.get_data(as_text=True)
+            assert state(shared.app) == shared.pristine
 
 
 # --- CSRF --------------------------------------------------------------------------------------
@@ -749,6 +1031,12 @@ POSTS = {
     "reject-moderator": ("moderator", "/moderation/{submitted}/reject"),
     "approve-admin": ("admin", "/moderation/{submitted}/approve"),
     "reject-admin": ("admin", "/moderation/{submitted}/reject"),
+    "request_changes-moderator": ("moderator", "/moderation/{submitted}/request_changes"),
+    "mark_duplicate-admin": ("admin", "/moderation/{submitted}/mark_duplicate"),
+    "unpublish-moderator": ("moderator", "/moderation/{approved}/unpublish"),
+    "republish-admin": ("admin", "/moderation/{unpublished}/republish"),
+    "approve_correction-moderator": ("moderator", "/moderation/{correction}/approve_correction"),
+    "reject_correction-admin": ("admin", "/moderation/{correction}/reject_correction"),
 }
 # Shaped like a Flask-WTF token, but not signed with the app's key.
 FORGED_TOKEN = "IjBhMWIyYzNkNGU1ZjZhN2I4YzlkMGUxZjJhM2I0YzVkNmU3ZjhhOWIi.ZmFrZQ.c2lnbmF0dXJlLW5vdC1tYWRlLWJ5LXRoZS1hcHA"
@@ -761,8 +1049,7 @@ AFTER_CSRF_FAILURE = {"anonymous": 302, "submitter": 200, "moderator": 403, "adm
 @pytest.mark.parametrize("post", list(POSTS))
 def test_post_without_valid_csrf_token_rejected_and_changes_nothing(shared, web, post, token):
     actor, path = POSTS[post]
-    submitted = shared.items["submitted"]
-    path = path.format(submitted=submitted.public_id)
+    path = path.format(**shared.ids())
     sign_in(web, actor)
     if path == "/submit":
         data = submission(None, shared.app)
@@ -771,7 +1058,10 @@ def test_post_without_valid_csrf_token_rejected_and_changes_nothing(shared, web,
     elif path == "/sign-out":
         data = {}
     else:
-        data = decision_data(None, path.rsplit("/", 1)[1], submitted.version)
+        target = next(status for status, item in shared.items.items() if item.public_id in path)
+        data = decision_data(
+            None, path.rsplit("/", 1)[1], shared.items[target].version, duplicate_of=shared.items["approved"].public_id
+        )
     if token == "forged":
         data["csrf_token"] = FORGED_TOKEN
     last_login = last_login_of(shared.app, "submitter")
@@ -782,7 +1072,6 @@ def test_post_without_valid_csrf_token_rejected_and_changes_nothing(shared, web,
     page = response.get_data(as_text=True)
     assert FORM_EXPIRED in page
     assert "Nothing was saved." in page
-    assert status_of(shared.app, submitted.public_id) is S.SUBMITTED
     assert state(shared.app) == shared.pristine
     assert last_login_of(shared.app, "submitter") == last_login
     after = web.get("/my/submissions")

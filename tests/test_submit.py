@@ -27,7 +27,7 @@ from sqlalchemy import orm
 from werkzeug.security import generate_password_hash
 
 from portal import audit
-from portal.enums import Language, StatementKind, StatementStatus
+from portal.enums import FileRole, Language, StatementKind, StatementStatus, VersionStatus
 from portal.extensions import db
 from portal.filetypes import DOCX, ODT, PDF, TEXT
 from portal.models import Area, AuditEvent, MeetingSession, Panel, Statement, StoredFile, utcnow
@@ -283,12 +283,31 @@ def test_submit_valid_document_is_stored_with_detected_type(
         assert event.actor_label == SUBMITTER
         assert event.object_ref == statement.public_id
         assert event.new_status == "submitted"
+        language = overrides.get("language", "es")
         assert event.data == {
             "title": TITLE,
             "session": 1,
             "areas": ["d", "e"],
-            "file": {"name": filename, "type": expected_type, "size": len(content), "sha256": sha256},
+            "files": [
+                {
+                    "name": filename,
+                    "type": expected_type,
+                    "size": len(content),
+                    "sha256": sha256,
+                    "language": language,
+                    "role": "original",
+                }
+            ],
+            "on_behalf_of": [],
+            "cosignatories": [],
         }
+        # One version, awaiting review, holding the one file as the original in the statement's language.
+        [version] = statement.versions
+        assert (version.number, version.status) == (1, VersionStatus.SUBMITTED)
+        assert [(f.stored_file_id, f.language, f.role, f.position) for f in version.files] == [
+            (document.id, Language(language), FileRole.ORIGINAL, 0)
+        ]
+        assert statement.on_behalf_of == [] and statement.cosignatories == []
 
 
 def test_submit_with_panel_and_untidy_title_is_stored_normalised(app, submitter, ids):
@@ -310,6 +329,142 @@ def test_submit_success_flashes_the_reference(app, submitter, ids):
     page = submitter.get("/my/submissions").get_data(as_text=True)
     assert public_id in page
     assert "awaits review" in page
+
+
+# --- drafts, extra files, labels ------------------------------------------------------------------
+
+# The labels an external checker finds fields by. Browsers' test tools match a label by a
+# case-insensitive part of its text, so no other label may contain one of these.
+CHECKED_LABELS = ["Title", "Session", "Area", "Kind", "Language", "Date delivered", "File"]
+
+
+def label_texts(html: str) -> list[str]:
+    import re
+
+    return [" ".join(re.sub(r"<[^>]+>", "", t).split()) for t in re.findall(r"<label[^>]*>(.*?)</label>", html, re.S)]
+
+
+def test_submit_form_labels_are_unique_even_as_parts(submitter):
+    html = submitter.get("/submit").get_data(as_text=True)
+    labels = label_texts(html)
+
+    assert len(labels) == len(set(labels)), labels
+    for name in CHECKED_LABELS:
+        assert [label for label in labels if name.lower() in label.lower()] == [name], name
+    assert 'type="submit" value="Submit statement"' in html
+    assert 'type="submit" value="Save as draft"' in html
+
+
+def test_submit_with_translation_and_annex(app, submitter, ids):
+    french = factories.docx_bytes("Déclaration du Mexique")
+    annex = b"Annex: figures on detention.\n"
+    data = form_data(
+        ids,
+        extra1_document=doc(french, "declaration-fr.docx"),
+        extra1_language="fr",
+        extra1_role="translation",
+        extra2_document=doc(annex, "annex.txt"),
+        extra2_language="en",
+        extra2_role="annex",
+    )
+
+    response = post_form(submitter, data)
+
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert len(placed_files(store_root(app))) == 3
+    with app.app_context():
+        statement = db.session.scalars(sa.select(Statement)).one()
+        public_id = statement.public_id
+        [version] = statement.versions
+        assert [(f.role, f.language, f.stored.sha256, f.stored.content_type, f.position) for f in version.files] == [
+            (FileRole.ORIGINAL, Language.SPANISH, hashlib.sha256(factories.pdf_bytes(TITLE)).hexdigest(), PDF, 0),
+            (FileRole.TRANSLATION, Language.FRENCH, hashlib.sha256(french).hexdigest(), DOCX, 1),
+            (FileRole.ANNEX, Language.ENGLISH, hashlib.sha256(annex).hexdigest(), TEXT, 2),
+        ]
+        file_ids = {f.role: f.id for f in version.files}
+        event = db.session.scalars(sa.select(AuditEvent)).one()
+        assert [(f["name"], f["language"], f["role"]) for f in event.data["files"]] == [
+            ("statement.pdf", "es", "original"),
+            ("declaration-fr.docx", "fr", "translation"),
+            ("annex.txt", "en", "annex"),
+        ]
+
+    page = submitter.get(f"/statements/{public_id}").get_data(as_text=True)
+    assert "Download the translation (French)" in page
+    assert "Download the annex (English)" in page
+    with submitter.get(f"/statements/{public_id}/files/{file_ids[FileRole.TRANSLATION]}") as download:
+        assert download.status_code == 200
+        assert download.data == french
+        assert download.headers["Content-Disposition"] == f"attachment; filename={public_id}-translation-fr.docx"
+    with submitter.get(f"/statements/{public_id}/files/{file_ids[FileRole.ANNEX]}") as download:
+        assert download.data == annex
+        assert download.headers["Content-Disposition"] == f"attachment; filename={public_id}-annex-en.txt"
+    # Not public yet: the public gets nothing of it.
+    public = submitter.application.test_client()
+    assert public.get(f"/statements/{public_id}/files/{file_ids[FileRole.TRANSLATION]}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "message"),
+    [
+        pytest.param(
+            lambda: {"extra1_document": doc(factories.exe_bytes(), "annex.pdf"), "extra1_language": "en"},
+            "extra1_document", FILE_TYPE_MESSAGE, id="executable_extra",
+        ),
+        pytest.param(
+            lambda: {"extra2_document": doc(b"", "annex.txt"), "extra2_language": "en"},
+            "extra2_document", "The file is empty. Please choose the document to upload.", id="empty_extra",
+        ),
+        pytest.param(
+            lambda: {"extra2_document": doc(b"a" * (100 * 1024), "annex.txt"), "extra2_language": "en"},
+            "extra2_document", "The file is larger than the 0.0625 MB limit. Please upload a smaller file.",
+            id="extra_over_the_limit",
+        ),
+        pytest.param(
+            lambda: {"extra1_document": doc(factories.docx_bytes(), "fr.docx")},
+            "extra1_language", "Choose the language of extra document 1.", id="extra_without_language",
+        ),
+        pytest.param(
+            lambda: {"extra1_document": doc(factories.docx_bytes(), "fr.docx"), "extra1_language": "fr", "extra1_role": "original"},
+            "extra1_role", "Choose translation or annex.", id="extra_as_second_original",
+        ),
+    ],
+)
+def test_submit_bad_extra_file_is_refused_on_its_field(
+    app, submitter, ids, extra: Callable[[], dict[str, Any]], field: str, message: str
+):
+    response = post_form(submitter, form_data(ids, **extra()))
+
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400, html
+    form = FormState(html)
+    assert form.errors[field] == [message]
+    assert [f for f, errors in form.errors.items() if errors] == [field]
+    assert form.inputs["title"] == TITLE
+    assert_nothing_written(app)
+
+
+def test_submit_extra_file_inputs_left_empty_add_nothing(app, submitter, ids):
+    """As a browser sends them: file parts without a name or content, a language chosen by mistake."""
+    response = post_form(
+        submitter, form_data(ids, extra1_document=doc(b"", ""), extra1_language="fr", extra2_document=doc(b"", ""))
+    )
+
+    assert response.status_code == 302, response.get_data(as_text=True)
+    with app.app_context():
+        [version] = db.session.scalars(sa.select(Statement)).one().versions
+        assert [f.role for f in version.files] == [FileRole.ORIGINAL]
+    assert len(placed_files(store_root(app))) == 1
+
+
+def test_save_as_draft_with_bad_input_says_the_draft_was_not_saved(app, submitter, ids):
+    response = post_form(submitter, form_data(ids, title="", save_draft="Save as draft"))
+
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "The draft was not saved" in html
+    assert FormState(html).errors["title"] == ["A title is required."]
+    assert_nothing_written(app)
 
 
 # --- bad inputs ---------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from portal.models.audit import AuditEvent
 from portal.models.base import Base, utcnow
 from portal.models.catalogue import Area, MeetingSession, Panel
+from portal.models.search import DocumentText, ExtractionStatus, SearchDocument
 from portal.models.statements import (
     ReasonTemplate,
     Statement,
@@ -19,12 +20,15 @@ __all__ = [
     "Area",
     "AuditEvent",
     "Base",
+    "DocumentText",
+    "ExtractionStatus",
     "Invitation",
     "MeetingSession",
     "Organisation",
     "Panel",
     "ReasonTemplate",
     "RecoveryCode",
+    "SearchDocument",
     "Statement",
     "StatementFile",
     "StatementVersion",

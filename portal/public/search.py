@@ -1,0 +1,110 @@
+"""The public search page: full-text search of published statements, with filters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint, current_app, render_template, request
+from flask_wtf import FlaskForm
+from wtforms import SearchField, SelectField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Length, Optional
+
+from portal import queries, search
+from portal.enums import Language, OrganisationKind, StatementKind
+from portal.extensions import db
+from portal.models import Area, MeetingSession, Organisation, Statement
+
+bp = Blueprint("search", __name__)
+
+MAX_PAGE = 500
+
+
+def _int_or_none(value: object) -> int | None:
+    if value in (None, ""):
+        return None
+    return int(value)  # type: ignore[arg-type]  # a ValueError becomes the invalid choice message
+
+
+class SearchForm(FlaskForm):
+    """Read from the query string: searching changes nothing, so there is no CSRF token."""
+
+    class Meta:
+        csrf = False
+
+    q = SearchField("Search statements", validators=[Optional(), Length(max=search.MAX_QUERY_LENGTH)])
+    session = SelectField("Session", coerce=_int_or_none, validators=[Optional()], invalid_choice_message="Choose a session from the list.")
+    area = SelectField("Area of discussion", coerce=_int_or_none, validators=[Optional()], invalid_choice_message="Choose an area from the list.")
+    organisation_kind = SelectField(
+        "Kind of organisation",
+        choices=[SelectChoice("", "Any kind of organisation")] + [SelectChoice(k.value, k.label) for k in OrganisationKind],
+        validators=[Optional()],
+        invalid_choice_message="Choose a kind of organisation from the list.",
+    )
+    organisation = SelectField("Organisation", coerce=_int_or_none, validators=[Optional()], invalid_choice_message="Choose an organisation from the list.")
+    language = SelectField(
+        "Language",
+        choices=[SelectChoice("", "Any language")] + [SelectChoice(lang.value, lang.label) for lang in Language],
+        validators=[Optional()],
+        invalid_choice_message="Choose a language from the list.",
+    )
+    kind = SelectField(
+        "Kind of statement",
+        choices=[SelectChoice("", "Any kind")] + [SelectChoice(k.value, k.label) for k in StatementKind],
+        validators=[Optional()],
+        invalid_choice_message="Choose a kind of statement from the list.",
+    )
+
+    def __init__(self, args: Any) -> None:
+        super().__init__(formdata=args)
+        sessions = list(db.session.scalars(sa.select(MeetingSession).order_by(MeetingSession.number)))
+        self.session.choices = [SelectChoice("", "Any session")] + [
+            SelectChoice(s.id, f"Session {s.number}: {s.short_title}") for s in sessions
+        ]
+        areas = db.session.execute(
+            sa.select(Area, MeetingSession.number).join(Area.meeting_session).order_by(MeetingSession.number, Area.position)
+        ).all()
+        self.area.choices = [SelectChoice("", "Any area")] + [
+            SelectChoice(a.id, f"Session {number}: {a.code}. {a.title}") for a, number in areas
+        ]
+        # Only organisations with something published: the list stays short and reveals nothing.
+        published = queries.public_statements().order_by(None).with_only_columns(Statement.organisation_id)
+        organisations = db.session.scalars(
+            sa.select(Organisation).where(Organisation.id.in_(published)).order_by(Organisation.name)
+        )
+        self.organisation.choices = [SelectChoice("", "Any organisation")] + [
+            SelectChoice(o.id, o.name) for o in organisations
+        ]
+
+    def filters(self) -> search.SearchFilters:
+        return search.SearchFilters(
+            session_id=self.session.data,
+            area_id=self.area.data,
+            organisation_kind=OrganisationKind(self.organisation_kind.data) if self.organisation_kind.data else None,
+            organisation_id=self.organisation.data,
+            language=Language(self.language.data) if self.language.data else None,
+            kind=StatementKind(self.kind.data) if self.kind.data else None,
+        )
+
+    def active(self) -> dict[str, str]:
+        """The fields in use, as query arguments (for pagination links)."""
+        return {f.name: str(f.raw_data[0]) for f in self if f.raw_data and str(f.raw_data[0]).strip()}
+
+
+def _page_arg() -> int:
+    raw = request.args.get("page", "1")
+    return int(raw) if raw.isdigit() and 0 < int(raw) <= MAX_PAGE else 1
+
+
+@bp.get("/search")
+def index() -> tuple[str, int]:
+    """Search published statements by words in their title, organisation and documents."""
+    form = SearchForm(request.args)
+    valid = form.validate()
+    result = None
+    if valid:
+        result = search.search_public(
+            form.q.data, form.filters(), page=_page_arg(), per_page=current_app.config["PORTAL_PAGE_SIZE"]
+        )
+    return render_template("search/index.html", form=form, result=result, args=form.active()), 200 if valid else 400

@@ -1,0 +1,492 @@
+"""Full-text search of published statements: the index and the one public search query.
+
+The only module that speaks either backend's full-text dialect: SQLite FTS5 (porter
+stemmer, bm25, snippet) and PostgreSQL (tsvector per statement language, GIN index,
+websearch_to_tsquery, ts_rank, ts_headline). The index holds the text of each approved
+statement's published version only; whether a row may be shown is decided at query time
+by portal.queries.public_statements(), so status and embargo can never leak. Flushes;
+never commits.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from markupsafe import Markup, escape
+from sqlalchemy.dialects.postgresql import REGCONFIG
+from sqlalchemy.orm import selectinload
+
+from portal.enums import Language, OrganisationKind, StatementKind, StatementStatus
+from portal.extensions import db
+from portal.models import (
+    DocumentText,
+    ExtractionStatus,
+    Organisation,
+    SearchDocument,
+    Statement,
+    StatementVersion,
+    statement_areas,
+    utcnow,
+)
+from portal.models.search import FTS_TABLE, TSV_COLUMN
+from portal.queries import public_statements
+
+# PostgreSQL text search configuration per statement language (snowball stemmers where
+# PostgreSQL has one; Chinese has no word boundaries to stem, so 'simple').
+LANGUAGE_CONFIGS: dict[Language, str] = {
+    Language.ENGLISH: "english",
+    Language.FRENCH: "french",
+    Language.SPANISH: "spanish",
+    Language.RUSSIAN: "russian",
+    Language.ARABIC: "arabic",
+    Language.CHINESE: "simple",
+}
+CONFIGS: tuple[str, ...] = tuple(sorted(set(LANGUAGE_CONFIGS.values())))
+
+MAX_QUERY_LENGTH = 500
+MAX_TERMS = 24
+MAX_PHRASE_WORDS = 16
+# Text indexed per statement: a long statement is some 100,000 characters; the cap keeps
+# any tsvector well under PostgreSQL's 1 MB limit, so indexing can never fail an approval.
+MAX_INDEXED_CHARS = 250_000
+# Text of each result that the snippet is taken from (ts_headline reads all it is given).
+HEADLINE_CHARS = 100_000
+SNIPPET_TOKENS = 30
+# Highlight markers: control characters, which extracted text never contains
+# (portal.extract.clean_text), so the text cannot forge a highlight.
+_START, _STOP = "\x02", "\x03"
+
+# --- the query language -------------------------------------------------------------------
+
+_TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
+_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class Term:
+    """A word, or a phrase of words that must follow each other."""
+
+    words: tuple[str, ...]
+
+    @property
+    def is_phrase(self) -> bool:
+        return len(self.words) > 1
+
+    def fts5(self) -> str:
+        # Always a quoted FTS5 string: no user text is ever read as FTS5 syntax.
+        return '"' + " ".join(self.words).replace('"', '""') + '"'
+
+    def websearch(self) -> str:
+        text = " ".join(self.words)
+        return f'"{text}"' if self.is_phrase else text
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    """Web-search syntax: words and "quoted phrases" must all match, `OR` between two
+    offers a choice, `-word` or `-"a phrase"` excludes. Words are lower-cased runs of
+    letters and digits; anything else in the input is a separator."""
+
+    text: str = ""
+    groups: tuple[tuple[Term, ...], ...] = ()  # all groups must match; any term of a group
+    excluded: tuple[Term, ...] = ()
+
+    @property
+    def is_empty(self) -> bool:
+        """Nothing to look for (only exclusions count as nothing: they cannot rank)."""
+        return not self.groups
+
+    def websearch(self) -> str:
+        """The query rewritten for PostgreSQL's websearch_to_tsquery, in a canonical form."""
+        parts = [" OR ".join(t.websearch() for t in group) for group in self.groups]
+        parts += ["-" + t.websearch() for t in self.excluded]
+        return " ".join(parts)
+
+    def fts5(self) -> str:
+        """The query as an SQLite FTS5 MATCH expression."""
+        expression = " AND ".join("(" + " OR ".join(t.fts5() for t in group) + ")" for group in self.groups)
+        expression = f"({expression})"
+        for term in self.excluded:
+            expression = f"({expression} NOT {term.fts5()})"
+        return expression
+
+    def adjacent(self) -> Term | None:
+        """The plain words of a query like `alternatives to detention` as one phrase: results
+        holding them side by side rank first. None when there are quotes, ORs or one word."""
+        if len(self.groups) < 2 or any(len(g) > 1 or g[0].is_phrase for g in self.groups):
+            return None
+        return Term(tuple(g[0].words[0] for g in self.groups)[:MAX_PHRASE_WORDS])
+
+
+def parse_query(text: str | None) -> ParsedQuery:
+    """Parse web-search syntax. Never raises: whatever is typed becomes some query."""
+    text = " ".join((text or "").split())[:MAX_QUERY_LENGTH]
+    groups: list[list[Term]] = []
+    excluded: list[Term] = []
+    pending_or = last_positive = False
+    count = 0
+    for match in _TOKEN.finditer(text):
+        if count >= MAX_TERMS:
+            break
+        negative, quoted, bare = match.group(1) == "-", match.group(2), match.group(3)
+        if quoted is None:
+            if bare == "OR":
+                pending_or = last_positive
+                continue
+            negative = bare.startswith("-") and len(bare.lstrip("-")) > 0
+            quoted = bare
+        words = tuple(w.lower() for w in _WORD.findall(quoted))[:MAX_PHRASE_WORDS]
+        if not words:
+            continue
+        count += 1
+        term = Term(words)
+        if negative:
+            excluded.append(term)
+            pending_or = last_positive = False
+        else:
+            if pending_or and groups:
+                groups[-1].append(term)
+            else:
+                groups.append([term])
+            pending_or, last_positive = False, True
+    return ParsedQuery(text=text, groups=tuple(tuple(g) for g in groups), excluded=tuple(excluded))
+
+
+# --- filters ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    session_id: int | None = None
+    area_id: int | None = None
+    organisation_kind: OrganisationKind | None = None
+    organisation_id: int | None = None
+    language: Language | None = None
+    kind: StatementKind | None = None
+
+    @property
+    def any(self) -> bool:
+        return any(v is not None for v in vars(self).values())
+
+
+def apply_filters(query: sa.Select, filters: SearchFilters) -> sa.Select:
+    """`query` (over Statement) narrowed by the filters; no joins, so no duplicate rows."""
+    if filters.session_id is not None:
+        query = query.where(Statement.session_id == filters.session_id)
+    if filters.area_id is not None:
+        query = query.where(
+            Statement.id.in_(sa.select(statement_areas.c.statement_id).where(statement_areas.c.area_id == filters.area_id))
+        )
+    if filters.organisation_kind is not None:
+        query = query.where(
+            Statement.organisation_id.in_(sa.select(Organisation.id).where(Organisation.kind == filters.organisation_kind))
+        )
+    if filters.organisation_id is not None:
+        query = query.where(Statement.organisation_id == filters.organisation_id)
+    if filters.language is not None:
+        query = query.where(Statement.language == filters.language)
+    if filters.kind is not None:
+        query = query.where(Statement.kind == filters.kind)
+    return query
+
+
+# --- searching ----------------------------------------------------------------------------
+
+
+@dataclass
+class SearchResult:
+    statement: Statement
+    rank: float = 0.0
+    snippet: Markup = field(default_factory=Markup)
+    adjacent: bool = False  # the query's words side by side (ranked first)
+
+
+@dataclass
+class SearchPage:
+    query: ParsedQuery
+    filters: SearchFilters
+    results: list[SearchResult]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def search_public(
+    q: str | ParsedQuery | None,
+    filters: SearchFilters | None = None,
+    *,
+    page: int = 1,
+    per_page: int = 20,
+    now: datetime | None = None,
+) -> SearchPage:
+    """Published statements matching `q` and `filters`, best first, one page of them.
+
+    Starts from public_statements(): nothing unpublished or under embargo is ever
+    searched. With words to look for, results are ranked (the query's words side by
+    side first, then by relevance, title before organisation before text) and carry a
+    highlighted snippet of their documents. Without words but with filters, the matching
+    statements come newest first. With neither, the page is empty.
+    """
+    query = q if isinstance(q, ParsedQuery) else parse_query(q)
+    filters = filters or SearchFilters()
+    page = max(1, page)
+    empty = SearchPage(query, filters, [], 0, page, per_page)
+    base = apply_filters(public_statements(now).order_by(None), filters)
+    if query.is_empty:
+        if not filters.any:
+            return empty
+        ids_query = base.with_only_columns(Statement.id).order_by(Statement.published_at.desc(), Statement.id.desc())
+        total = _count(ids_query)
+        ids = list(db.session.scalars(ids_query.limit(per_page).offset((page - 1) * per_page)))
+        statements = _load(ids)
+        return SearchPage(query, filters, [SearchResult(statements[i]) for i in ids], total, page, per_page)
+
+    backend = _POSTGRES if db.engine.dialect.name == "postgresql" else _SQLITE
+    matching = backend.matching(base.join(SearchDocument, SearchDocument.statement_id == Statement.id), query)
+    total = _count(matching.with_only_columns(Statement.id))
+    if total == 0:
+        return empty
+    adjacent = backend.adjacent(query)
+    rank = backend.rank(query).label("rank")
+    ranked = matching.with_only_columns(Statement.id, rank, adjacent.label("adjacent")).order_by(
+        adjacent.desc(), rank.desc(), Statement.published_at.desc(), Statement.id.desc()
+    )
+    rows = db.session.execute(ranked.limit(per_page).offset((page - 1) * per_page)).all()
+    ids = [row.id for row in rows]
+    statements = _load(ids)
+    snippets = backend.snippets(ids, query)
+    results = [
+        SearchResult(statements[row.id], float(row.rank or 0), highlight(snippets.get(row.id, "")), bool(row.adjacent))
+        for row in rows
+    ]
+    return SearchPage(query, filters, results, total, page, per_page)
+
+
+def highlight(raw: str) -> Markup:
+    """HTML for a snippet whose matches are between the _START and _STOP markers: the text
+    is escaped first, then each match is wrapped in <mark> (balanced, whatever the input)."""
+    out: list[str] = []
+    open_ = False
+    for piece in re.split(f"([{_START}{_STOP}])", raw):
+        if piece == _START:
+            if not open_:
+                out.append("<mark>")
+                open_ = True
+        elif piece == _STOP:
+            if open_:
+                out.append("</mark>")
+                open_ = False
+        elif piece:
+            out.append(str(escape(piece)))
+    if open_:
+        out.append("</mark>")
+    return Markup("".join(out))
+
+
+def _count(query: sa.Select) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery())) or 0
+
+
+def _load(ids: Sequence[int]) -> dict[int, Statement]:
+    if not ids:
+        return {}
+    statements = db.session.scalars(
+        sa.select(Statement)
+        .where(Statement.id.in_(ids))
+        .options(selectinload(Statement.organisation), selectinload(Statement.meeting_session))
+    )
+    return {s.id: s for s in statements}
+
+
+class _Postgres:
+    """tsvector per statement language: each language's rows are matched with a tsquery
+    parsed in that language, one constant query per configuration, so the GIN index serves
+    every branch of the OR."""
+
+    tsv = sa.literal_column(f"search_documents.{TSV_COLUMN}")
+
+    @staticmethod
+    def _row_config() -> sa.ColumnElement:
+        return sa.cast(SearchDocument.config, REGCONFIG)
+
+    def _per_config(self, function: str, text: str) -> sa.ColumnElement[bool]:
+        param = sa.bindparam(None, text, type_=sa.Text, unique=True)
+        return sa.or_(
+            *(
+                sa.and_(
+                    SearchDocument.config == config,
+                    self.tsv.op("@@")(getattr(sa.func, function)(sa.literal_column(f"'{config}'::regconfig"), param)),
+                )
+                for config in CONFIGS
+            )
+        )
+
+    def matching(self, query: sa.Select, parsed: ParsedQuery) -> sa.Select:
+        return query.where(self._per_config("websearch_to_tsquery", parsed.websearch()))
+
+    def rank(self, parsed: ParsedQuery) -> sa.ColumnElement[float]:
+        tsquery = sa.func.websearch_to_tsquery(self._row_config(), parsed.websearch())
+        return sa.func.ts_rank(self.tsv, tsquery, 1)  # 1: divided by 1 + log(length)
+
+    def adjacent(self, parsed: ParsedQuery) -> sa.ColumnElement[int]:
+        phrase = parsed.adjacent()
+        if phrase is None:
+            return sa.literal(0)
+        return sa.case((self._per_config("phraseto_tsquery", " ".join(phrase.words)), 1), else_=0)
+
+    def snippets(self, ids: Sequence[int], parsed: ParsedQuery) -> dict[int, str]:
+        if not ids:
+            return {}
+        options = (
+            f'StartSel="{_START}", StopSel="{_STOP}", MaxWords={SNIPPET_TOKENS}, MinWords=12, '
+            'ShortWord=2, MaxFragments=2, FragmentDelimiter=" … "'
+        )
+        headline = sa.func.ts_headline(
+            self._row_config(),
+            sa.func.left(SearchDocument.body, HEADLINE_CHARS),
+            sa.func.websearch_to_tsquery(self._row_config(), parsed.websearch()),
+            options,
+        )
+        rows = db.session.execute(
+            sa.select(SearchDocument.statement_id, headline).where(SearchDocument.statement_id.in_(ids))
+        )
+        return {statement_id: text or "" for statement_id, text in rows}
+
+
+class _SQLite:
+    """FTS5 external-content table over search_documents (rowid = statement_id)."""
+
+    fts = sa.table(FTS_TABLE, sa.column("rowid", sa.Integer))
+    # bm25 weights of the columns: title, organisation, body.
+    weights = (10.0, 5.0, 1.0)
+
+    def matching(self, query: sa.Select, parsed: ParsedQuery) -> sa.Select:
+        return query.join(self.fts, self.fts.c.rowid == SearchDocument.statement_id).where(
+            sa.text(f"{FTS_TABLE} MATCH :fts_query").bindparams(fts_query=parsed.fts5())
+        )
+
+    def rank(self, parsed: ParsedQuery) -> sa.ColumnElement[float]:
+        return -sa.func.bm25(sa.literal_column(FTS_TABLE), *(sa.literal(w) for w in self.weights))
+
+    def adjacent(self, parsed: ParsedQuery) -> sa.ColumnElement[int]:
+        phrase = parsed.adjacent()
+        if phrase is None:
+            return sa.literal(0)
+        inner = sa.text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :fts_phrase").bindparams(
+            fts_phrase=phrase.fts5()
+        )
+        return sa.case((SearchDocument.statement_id.in_(inner.columns(sa.column("rowid", sa.Integer))), 1), else_=0)
+
+    def snippets(self, ids: Sequence[int], parsed: ParsedQuery) -> dict[int, str]:
+        if not ids:
+            return {}
+        rows = db.session.execute(
+            sa.text(
+                f"SELECT rowid, snippet({FTS_TABLE}, 2, :start, :stop, ' … ', :tokens) FROM {FTS_TABLE} "
+                f"WHERE {FTS_TABLE} MATCH :fts_query AND rowid IN :ids"
+            ).bindparams(sa.bindparam("ids", expanding=True)),
+            {"start": _START, "stop": _STOP, "tokens": SNIPPET_TOKENS, "fts_query": parsed.fts5(), "ids": list(ids)},
+        )
+        return {statement_id: text or "" for statement_id, text in rows}
+
+
+_POSTGRES = _Postgres()
+_SQLITE = _SQLite()
+
+
+# --- the index ----------------------------------------------------------------------------
+
+
+def index_statement(statement: Statement) -> SearchDocument | None:
+    """Put the statement's published version into the index, or take the statement out if it
+    is not approved or has no approved version. Call after any change of what is public
+    (workflow.apply does). Flushes; never commits."""
+    version = statement.published_version
+    if statement.status is not StatementStatus.APPROVED or version is None:
+        remove_statement(statement)
+        return None
+    values = {
+        "version_id": version.id,
+        "config": LANGUAGE_CONFIGS.get(statement.language, "simple"),
+        "title": statement.title,
+        "organisation": _organisation_text(statement),
+        "body": _version_text(version),
+        "indexed_at": utcnow(),  # always changes, so the triggers always run
+    }
+    document = db.session.get(SearchDocument, statement.id)
+    if document is None:
+        document = SearchDocument(statement_id=statement.id)
+        db.session.add(document)
+    for name, value in values.items():
+        setattr(document, name, value)
+    db.session.flush()
+    return document
+
+
+def remove_statement(statement: Statement) -> None:
+    """Take the statement out of the index (if it is there). Flushes."""
+    document = db.session.get(SearchDocument, statement.id)
+    if document is not None:
+        db.session.delete(document)
+        db.session.flush()
+
+
+def rebuild_index(batch_size: int = 200) -> int:
+    """Index every approved statement afresh and drop every other row; return how many are
+    indexed. Detaches objects from the session between batches (memory stays flat). Flushes."""
+    approved = sa.select(Statement.id).where(Statement.status == StatementStatus.APPROVED)
+    db.session.execute(
+        sa.delete(SearchDocument).where(SearchDocument.statement_id.not_in(approved)).execution_options(
+            synchronize_session=False
+        )
+    )
+    ids = list(db.session.scalars(approved.order_by(Statement.id)))
+    indexed = 0
+    for start in range(0, len(ids), batch_size):
+        db.session.expunge_all()
+        batch = db.session.scalars(
+            sa.select(Statement)
+            .where(Statement.id.in_(ids[start : start + batch_size]))
+            .options(
+                selectinload(Statement.versions).selectinload(StatementVersion.files),
+                selectinload(Statement.organisation),
+                selectinload(Statement.on_behalf_of),
+                selectinload(Statement.cosignatories),
+            )
+        )
+        for statement in batch:
+            indexed += index_statement(statement) is not None
+    db.session.expunge_all()
+    if db.engine.dialect.name == "sqlite":
+        # Rebuild the FTS5 structures from search_documents, repairing any drift.
+        db.session.execute(sa.text(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')"))
+    return indexed
+
+
+def _organisation_text(statement: Statement) -> str:
+    names: list[str] = []
+    for organisation in (statement.organisation, *statement.on_behalf_of, *statement.cosignatories):
+        names += [organisation.name, organisation.acronym or ""]
+    return "; ".join(dict.fromkeys(n for n in names if n))
+
+
+def _version_text(version: StatementVersion) -> str:
+    texts = dict(
+        db.session.execute(
+            sa.select(DocumentText.stored_file_id, DocumentText.text).where(
+                DocumentText.stored_file_id.in_([f.stored_file_id for f in version.files]),
+                DocumentText.status == ExtractionStatus.OK,
+            )
+        ).tuples().all()
+    )
+    body = "\n\n".join(texts[f.stored_file_id] for f in version.files if texts.get(f.stored_file_id))
+    return body[:MAX_INDEXED_CHARS]
+

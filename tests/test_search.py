@@ -1,0 +1,528 @@
+"""Full-text search on a small known corpus, on SQLite (FTS5) and PostgreSQL (tsvector):
+syntax, stemming, ranking, filters, snippets, and nothing unpublished ever found."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from portal import operations, search, workflow
+from portal.enums import FileRole, Language, OrganisationKind, Role, StatementKind, StatementStatus
+from portal.extensions import db
+from portal.models import DocumentText, SearchDocument, Statement, User, utcnow
+from portal.storage import get_store
+from tests import factories
+from tests.test_extract import blank_pdf, encrypted_pdf
+
+S = StatementStatus
+EN, FR = Language.ENGLISH, Language.FRENCH
+
+# key: (organisation code, language, title, document, format, area codes)
+CORPUS = {
+    "alternatives": (
+        "MEX", EN, "Alternatives to detention for migrants",
+        "Mexico supports alternatives to detention. Community programmes keep families together "
+        "and respect the rights of every migrant.", "pdf", ("d",),
+    ),
+    "labour": (
+        "IOM", EN, "Labour migration and decent work",
+        "Labour migration brings benefits to all. Where alternatives are lacking, States resort to the "
+        "detention of workers; we oppose that detention. Smuggling of migrants must be prevented.", "docx", ("d",),
+    ),
+    "children": (
+        "MEX", EN, "Statement on children on the move",
+        "Unaccompanied children need protection. The detention of children must end. "
+        "Trafficking in persons targets children. Child labour is a concern.", "txt", ("e",),
+    ),
+    "integration": (
+        "IOM", EN, "Remarks on <b>integration</b>",
+        "Integration policies & <script>alert('x')</script> the inclusion of migrants in cities.", "txt", ("a",),
+    ),
+    "suisse": (
+        "CHE", FR, "Déclaration de la Suisse sur la protection",
+        "La Suisse soutient les migrations régulières et la protection des travailleurs.", "odt", ("d",),
+    ),
+    "travail": (
+        "CHE", FR, "Intervention sur le travail décent",
+        "Le travail décent pour tous les migrants. Nous parlons aussi de la mobilité de la main-d'œuvre.", "txt", ("a",),
+    ),
+}
+
+
+def document(text: str, fmt: str) -> tuple[bytes, str]:
+    if fmt == "pdf":
+        return factories.pdf_bytes(text), "statement.pdf"
+    if fmt == "docx":
+        return factories.docx_bytes(text), "statement.docx"
+    if fmt == "odt":
+        return factories.odt_bytes(text), "statement.odt"
+    return text.encode("utf-8"), "statement.txt"
+
+
+def authors() -> dict[str, User]:
+    factories.make_user("mod@un.example", role=Role.MODERATOR, org_code=None)
+    return {
+        "MEX": factories.make_user("ana@mexico.example", org_code="MEX"),
+        "CHE": factories.make_user("hans@switzerland.example", org_code="CHE"),
+        "IOM": factories.make_user("desk@iom.example", org_code="IOM"),
+    }
+
+
+def add(author: User, title: str, text: str, *, status: S = S.APPROVED, language: Language = EN, fmt: str = "txt",
+        area_codes: tuple[str, ...] = ("d",)) -> Statement:
+    data, filename = document(text, fmt)
+    return factories.make_statement(
+        author, title=title, data=data, filename=filename, status=status, language=language, area_codes=area_codes
+    )
+
+
+@pytest.fixture
+def corpus(app: Flask) -> SimpleNamespace:
+    """The six published statements of CORPUS, and their public ids by key."""
+    with app.app_context():
+        people = authors()
+        refs = {}
+        for key, (code, language, title, text, fmt, areas) in CORPUS.items():
+            refs[key] = add(people[code], title, text, language=language, fmt=fmt, area_codes=areas).public_id
+        db.session.commit()
+    return SimpleNamespace(**refs)
+
+
+def found(app: Flask, q: str, filters: search.SearchFilters | None = None, **kwargs) -> list[str]:
+    """Public ids of the results, in rank order."""
+    with app.app_context():
+        page = search.search_public(q, filters, per_page=50, **kwargs)
+        return [r.statement.public_id for r in page.results]
+
+
+def result_for(app: Flask, q: str, public_id: str) -> search.SearchResult:
+    with app.app_context():
+        page = search.search_public(q, per_page=50)
+        return next(r for r in page.results if r.statement.public_id == public_id)
+
+
+# --- the query language (no database) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "websearch", "fts5"),
+    [
+        ("detention", "detention", '(("detention"))'),
+        ("Detention  OF children", "detention of children", '(("detention") AND ("of") AND ("children"))'),
+        ('"alternatives to detention"', '"alternatives to detention"', '(("alternatives to detention"))'),
+        ("detention -children", "detention -children", '((("detention")) NOT "children")'),
+        ('migrants -"child labour"', 'migrants -"child labour"', '((("migrants")) NOT "child labour")'),
+        ("smuggling OR trafficking", "smuggling OR trafficking", '(("smuggling" OR "trafficking"))'),
+        ("migrants smuggling OR trafficking OR abuse", "migrants smuggling OR trafficking OR abuse",
+         '(("migrants") AND ("smuggling" OR "trafficking" OR "abuse"))'),
+        ("e-mail", '"e mail"', '(("e mail"))'),
+        ('say "unclosed phrase', 'say "unclosed phrase"', '(("say") AND ("unclosed phrase"))'),
+        ('NEAR(a b) col:x ^y * "', '"near a" b "col x" y', '(("near a") AND ("b") AND ("col x") AND ("y"))'),
+    ],
+)
+def test_query_syntax_is_translated_safely(text, websearch, fts5):
+    parsed = search.parse_query(text)
+
+    assert (parsed.websearch(), parsed.fts5()) == (websearch, fts5)
+
+
+@pytest.mark.parametrize("text", ["", "   ", "-children", "OR", "OR OR", '""', "- -", "«»", '-"child labour"'])
+def test_query_without_words_to_find_is_empty(text):
+    assert search.parse_query(text).is_empty
+
+
+def test_or_next_to_an_exclusion_is_an_and():
+    parsed = search.parse_query("-children OR detention")
+
+    assert (parsed.websearch(), parsed.is_empty) == ("detention -children", False)
+
+
+def test_highlight_escapes_the_text_then_marks_matches():
+    raw = "a <script>x</script> & \x02b\x03 \x03c \x02d"
+
+    assert search.highlight(raw) == 'a &lt;script&gt;x&lt;/script&gt; &amp; <mark>b</mark> c <mark>d</mark>'
+
+
+# --- matching and ranking ------------------------------------------------------------------------
+
+
+def test_single_word_ranks_the_title_match_first(app, corpus):
+    results = found(app, "detention")
+
+    assert results[0] == corpus.alternatives
+    assert set(results) == {corpus.alternatives, corpus.labour, corpus.children}
+
+
+def test_title_before_text_on_equal_terms(app, corpus):
+    assert found(app, "labour") == [corpus.labour, corpus.children]
+
+
+def test_quoted_phrase_matches_only_the_words_side_by_side(app, corpus):
+    assert found(app, '"alternatives to detention"') == [corpus.alternatives]
+
+
+def test_unquoted_words_side_by_side_rank_first(app, corpus):
+    results = found(app, "alternatives to detention")
+
+    assert results == [corpus.alternatives, corpus.labour]
+    assert result_for(app, "alternatives to detention", corpus.alternatives).adjacent is True
+    assert result_for(app, "alternatives to detention", corpus.labour).adjacent is False
+
+
+def test_minus_excludes_a_word(app, corpus):
+    assert set(found(app, "detention -children")) == {corpus.alternatives, corpus.labour}
+
+
+def test_minus_excludes_a_phrase(app, corpus):
+    assert set(found(app, 'detention -"child labour"')) == {corpus.alternatives, corpus.labour}
+
+
+def test_or_offers_alternatives(app, corpus):
+    assert set(found(app, "smuggling OR trafficking")) == {corpus.labour, corpus.children}
+
+
+def test_or_binds_tighter_than_and(app, corpus):
+    assert found(app, "unaccompanied smuggling OR trafficking") == [corpus.children]
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        pytest.param("migrant", {"labour", "integration"}, id="english_singular_finds_plural"),
+        pytest.param("families", {"alternatives"}, id="english_plural_ies"),
+        pytest.param("protecting", {"children"}, id="english_gerund_finds_noun"),
+        pytest.param("migration", {"suisse"}, id="french_singular_finds_plural"),
+        pytest.param("régulière", {"suisse"}, id="french_feminine_singular_finds_plural"),
+    ],
+)
+def test_stemming_english_and_french(app, corpus, q, expected):
+    results = set(found(app, q))
+
+    assert {getattr(corpus, key) for key in expected} <= results
+
+
+def test_organisation_name_and_acronym_match(app, corpus):
+    assert set(found(app, "Switzerland")) == {corpus.suisse, corpus.travail}
+    assert set(found(app, "IOM")) == {corpus.labour, corpus.integration}
+
+
+def test_title_words_match(app, corpus):
+    assert found(app, "unaccompanied") == [corpus.children]  # only in the text
+    assert found(app, "move") == [corpus.children]  # only in the title
+
+
+# --- filters -----------------------------------------------------------------------------------
+
+
+def test_filters_combine_with_the_words(app, corpus):
+    with app.app_context():
+        area_e = factories.area(1, "e").id
+        session1 = factories.session_by_number(1).id
+        session2 = factories.session_by_number(2).id
+        iom = factories.org("IOM").id
+
+    F = search.SearchFilters
+    assert set(found(app, "migrants", F(organisation_kind=OrganisationKind.UN_ENTITY))) == {corpus.labour, corpus.integration}
+    assert found(app, "migrants", F(language=FR)) == [corpus.travail]
+    assert found(app, "detention", F(area_id=area_e)) == [corpus.children]
+    assert found(app, "detention", F(organisation_id=iom)) == [corpus.labour]
+    assert set(found(app, "detention", F(session_id=session1))) == {corpus.alternatives, corpus.labour, corpus.children}
+    assert found(app, "detention", F(session_id=session2)) == []
+    assert len(found(app, "detention", F(kind=StatementKind.DELIVERED))) == 3
+    assert found(app, "detention", F(kind=StatementKind.WRITTEN)) == []
+
+
+def test_filters_alone_list_newest_first(app, corpus):
+    with app.app_context():
+        che = factories.org("CHE").id
+
+    assert found(app, "", search.SearchFilters(organisation_id=che)) == [corpus.travail, corpus.suisse]
+    assert found(app, "") == []  # no words and no filters: nothing to search for
+
+
+def test_pages_split_the_ranked_results(app, corpus):
+    with app.app_context():
+        whole = search.search_public("migrants OR migration OR detention", per_page=50)
+        first = search.search_public("migrants OR migration OR detention", page=1, per_page=2)
+        second = search.search_public("migrants OR migration OR detention", page=2, per_page=2)
+        ids = [r.statement.public_id for r in whole.results]
+
+    assert first.total == second.total == whole.total == len(ids) >= 4
+    assert [r.statement.public_id for r in first.results + second.results] == ids[:4]
+    assert first.pages == -(-whole.total // 2)
+
+
+# --- snippets -------------------------------------------------------------------------------------
+
+
+def test_snippet_highlights_the_matching_words_of_the_document(app, corpus):
+    snippet = result_for(app, "detention", corpus.alternatives).snippet
+
+    assert "<mark>detention</mark>" in snippet
+    assert "Mexico supports alternatives" in snippet
+
+
+def test_snippet_is_html_safe(app, corpus):
+    snippet = str(result_for(app, "integration", corpus.integration).snippet)
+
+    assert "<mark>Integration</mark>" in snippet
+    assert "&amp;" in snippet and "alert(" in snippet
+    # FTS5 keeps the tag-like text, escaped; ts_headline leaves tags out: no raw markup either way.
+    assert re.sub(r"</?mark>", "", snippet).count("<") == 0
+
+
+NASTY_QUERIES = [
+    '"', '"unclosed', "-", "OR", "a OR", "NEAR(a b)", "*", "col:val", "^a", "a AND b NOT c",
+    "'); DROP TABLE statements; --", "été", "\\", "x" * 2000, "détention -", '"" OR ""', "a -b -c -d -e -f OR g",
+    "🙂 migrants", "title:detention", "{detention}", "detention*", "\x00 detention",
+]
+
+
+def test_any_input_searches_without_error(app, corpus):
+    with app.app_context():
+        for q in NASTY_QUERIES:
+            page = search.search_public(q)
+            assert page.total >= len(page.results), q
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Statement)) == len(CORPUS)
+
+
+# --- nothing unpublished is ever found -----------------------------------------------------------------
+
+
+@pytest.fixture
+def hidden(app: Flask, corpus: SimpleNamespace) -> dict[str, str]:
+    """Statements the public must never find, each holding "zanzibar" and "detention"."""
+    text = "Zanzibar declaration on detention."
+    with app.app_context():
+        author = db.session.scalar(sa.select(User).where(User.email == "ana@mexico.example"))
+        moderator = db.session.scalar(sa.select(User).where(User.role == Role.MODERATOR))
+        refs = {}
+        for status in (S.DRAFT, S.SUBMITTED, S.CHANGES_REQUESTED, S.REJECTED, S.WITHDRAWN, S.UNPUBLISHED, S.DUPLICATE):
+            refs[status.value] = add(author, f"Zanzibar {status.value} statement", text, status=status).public_id
+        embargoed = add(author, "Zanzibar embargoed statement", text, status=S.SUBMITTED)
+        workflow.apply(embargoed, "approve", actor=moderator, publish_at=utcnow() + timedelta(days=2))
+        refs["embargoed"] = embargoed.public_id
+        # A published statement whose pending correction holds the hidden words.
+        corrected = db.session.scalar(sa.select(Statement).where(Statement.public_id == corpus.children))
+        operations.upload_version(
+            corrected,
+            author=author,
+            uploads=[operations.Upload(io.BytesIO(text.encode()), "correction.txt", EN, FileRole.ORIGINAL)],
+            note="Corrected",
+            store=get_store(),
+            max_bytes=1 << 20,
+        )
+        db.session.commit()
+    return refs
+
+
+def test_nothing_unpublished_is_found(app, corpus, hidden):
+    assert found(app, "zanzibar") == []
+    assert not set(found(app, "detention")) & set(hidden.values())
+    assert found(app, '"Zanzibar declaration"') == []
+    assert found(app, "zanzibar OR statement") == [corpus.children]  # its published title, not its correction
+    with app.app_context():
+        listed = search.search_public("", search.SearchFilters(session_id=factories.session_by_number(1).id), per_page=100)
+        assert not {r.statement.public_id for r in listed.results} & set(hidden.values())
+
+
+def test_nothing_unpublished_is_found_through_the_page(app, client, corpus, hidden):
+    for q in ("zanzibar", "detention", "zanzibar OR detention"):
+        html = client.get("/search", query_string={"q": q}).get_data(as_text=True)
+        assert "anzibar" not in html.replace(q, "")
+        assert not any(ref in html for ref in hidden.values())
+
+
+def test_embargoed_statement_is_found_once_the_embargo_ends(app, corpus, hidden):
+    later = utcnow() + timedelta(days=3)
+
+    assert found(app, "zanzibar", now=later) == [hidden["embargoed"]]
+
+
+def decide(app: Flask, public_id: str, action: str, **kwargs) -> None:
+    with app.app_context():
+        moderator = db.session.scalar(sa.select(User).where(User.role == Role.MODERATOR))
+        statement = db.session.scalar(sa.select(Statement).where(Statement.public_id == public_id))
+        workflow.apply(statement, action, actor=moderator, **kwargs)
+        db.session.commit()
+
+
+def indexed(app: Flask, public_id: str) -> bool:
+    with app.app_context():
+        statement = db.session.scalar(sa.select(Statement).where(Statement.public_id == public_id))
+        return db.session.get(SearchDocument, statement.id) is not None
+
+
+def test_index_follows_corrections_unpublishing_and_republishing(app, corpus, hidden):
+    decide(app, corpus.children, "approve_correction")
+    assert found(app, "zanzibar") == [corpus.children]
+    assert found(app, "unaccompanied") == []  # the old version's text is gone
+
+    decide(app, corpus.children, "unpublish", note="Published by mistake.")
+    assert (found(app, "zanzibar"), indexed(app, corpus.children)) == ([], False)
+
+    decide(app, corpus.children, "republish")
+    assert (found(app, "zanzibar"), indexed(app, corpus.children)) == ([corpus.children], True)
+
+
+def test_rejected_correction_leaves_the_published_text_searchable(app, corpus, hidden):
+    decide(app, corpus.children, "reject_correction", note="Not a correction.")
+
+    assert found(app, "zanzibar") == []
+    assert found(app, "unaccompanied") == [corpus.children]
+
+
+def test_file_without_text_is_published_and_found_by_title(app, corpus):
+    with app.app_context():
+        author = db.session.scalar(sa.select(User).where(User.email == "ana@mexico.example"))
+        locked = factories.make_statement(author, title="Locked remittances statement", data=encrypted_pdf("x", user_password="pw"))
+        scanned = factories.make_statement(author, title="Scanned remittances statement", data=blank_pdf())
+        moderator = db.session.scalar(sa.select(User).where(User.role == Role.MODERATOR))
+        workflow.apply(locked, "approve", actor=moderator)
+        workflow.apply(scanned, "approve", actor=moderator)
+        refs = {locked.public_id, scanned.public_id}
+        db.session.commit()
+
+    assert set(found(app, "remittances")) == refs
+
+
+# --- the page ----------------------------------------------------------------------------------------
+
+
+def test_search_page_shows_ranked_results_with_snippets(app, client, corpus):
+    response = client.get("/search", query_string={"q": "detention"})
+
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert '<label for="q">Search statements</label>' in html
+    assert "3 statements match “detention”" in html
+    assert html.index(corpus.alternatives) < html.index(corpus.labour)
+    assert "<mark>detention</mark>" in html
+    assert "<p>Mexico · Session 1: Human rights of all migrants · 8 May 2017 · Delivered statement, English</p>" in html
+
+
+def test_search_page_escapes_titles_and_snippets(app, client, corpus):
+    html = client.get("/search", query_string={"q": "integration"}).get_data(as_text=True)
+
+    assert "Remarks on &lt;b&gt;integration&lt;/b&gt;" in html
+    assert "<script" not in html
+    assert "<mark>Integration</mark> policies &amp;" in html
+
+
+def test_search_page_with_no_match_says_so_with_tips(app, client, corpus):
+    response = client.get("/search", query_string={"q": "xylophone"})
+
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "No statements match “xylophone”" in html
+    assert "Tips:" in html and "OR" in html
+
+
+def test_search_page_paginates_with_the_filters_kept(app, client, corpus):
+    with app.app_context():
+        session1 = factories.session_by_number(1).id
+
+    first = client.get("/search", query_string={"session": session1}).get_data(as_text=True)
+    second = client.get("/search", query_string={"session": session1, "page": 2}).get_data(as_text=True)
+
+    assert "6 statements with these filters, newest first" in first
+    assert f'href="/search?session={session1}&amp;page=2"' in first or f'href="/search?page=2&amp;session={session1}"' in first
+    assert sum(ref in first for ref in vars(corpus).values()) == 5  # PORTAL_PAGE_SIZE is 5 in the tests
+    assert sum(ref in second for ref in vars(corpus).values()) == 1
+
+
+def test_search_page_refuses_bad_filters_with_400(app, client, corpus):
+    for args in ({"language": "xx"}, {"session": "abc"}, {"organisation": "99999"}, {"q": "x" * 501}):
+        response = client.get("/search", query_string=args)
+
+        assert response.status_code == 400, args
+        assert "The search could not be run" in response.get_data(as_text=True)
+
+
+def test_search_is_linked_from_every_page(client):
+    assert '<a href="/search">Search</a>' in client.get("/").get_data(as_text=True)
+
+
+# --- reindex ------------------------------------------------------------------------------------------
+
+
+def test_reindex_rebuilds_texts_and_index_and_reports_counts(app, runner, corpus):
+    with app.app_context():
+        author = db.session.scalar(sa.select(User).where(User.email == "ana@mexico.example"))
+        factories.make_statement(author, title="Locked", data=encrypted_pdf("x", user_password="pw"))
+        factories.make_statement(author, title="Scanned", data=blank_pdf())
+        db.session.execute(sa.delete(SearchDocument))
+        db.session.execute(sa.delete(DocumentText))
+        db.session.commit()
+    assert found(app, "detention") == []
+
+    result = runner.invoke(args=["reindex"])
+
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "Extracted the text of 8 file(s): 6 ok, 1 empty, 1 failed, 0 refused.",
+        "Indexed 6 published statement(s).",
+    ]
+    assert found(app, "detention")[0] == corpus.alternatives
+    assert found(app, "migration") and found(app, '"alternatives to detention"') == [corpus.alternatives]
+
+
+def test_reindex_index_only_keeps_texts_and_drops_stale_rows(app, runner, corpus):
+    with app.app_context():
+        stale = db.session.scalar(sa.select(Statement).where(Statement.public_id == corpus.labour))
+        stale.status = S.REJECTED  # behind the workflow's back: the index is now stale
+        stale.decision_note = "x"
+        db.session.commit()
+        texts = db.session.scalar(sa.select(sa.func.count()).select_from(DocumentText))
+
+    result = runner.invoke(args=["reindex", "--index-only"])
+
+    assert result.exit_code == 0, result.output
+    assert result.output == "Indexed 5 published statement(s).\n"
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(SearchDocument)) == 5
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(DocumentText)) == texts
+    assert corpus.labour not in found(app, "detention")
+
+
+def test_reindex_records_files_missing_from_the_store(app, runner, corpus):
+    with app.app_context():
+        statement = db.session.scalar(sa.select(Statement).where(Statement.public_id == corpus.alternatives))
+        get_store().delete(statement.document.storage_key)
+
+    result = runner.invoke(args=["reindex"])
+
+    assert result.exit_code == 0, result.output
+    assert "5 ok, 0 empty, 1 failed" in result.output
+    assert found(app, "Mexico supports") == []  # its text is gone
+    assert found(app, "alternatives to detention")[0] == corpus.alternatives  # its title stays
+
+
+# --- PostgreSQL: the GIN index is what answers ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_postgres_search_uses_the_gin_index(app, corpus):
+    """One constant tsquery per language configuration, so every branch can use the index."""
+    with app.app_context():
+        query = search._POSTGRES.matching(sa.select(SearchDocument.statement_id), search.parse_query("detention -children"))
+        compiled = query.compile(db.engine, compile_kwargs={"literal_binds": True})
+        with db.engine.connect() as conn:
+            conn.exec_driver_sql("SET enable_seqscan = off")
+            plan = "\n".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN {compiled}"))
+    assert "Bitmap Index Scan on ix_search_documents_tsv" in plan, plan
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_sqlite_fts_table_follows_the_index_rows(app, corpus):
+    with app.app_context():
+        rows = db.session.execute(sa.text("SELECT count(*) FROM search_fts WHERE search_fts MATCH 'detention'")).scalar()
+        db.session.execute(sa.text("INSERT INTO search_fts(search_fts) VALUES ('integrity-check')"))
+    assert rows == 3
+
