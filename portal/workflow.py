@@ -172,6 +172,10 @@ def apply(
         raise WorkflowError(f"{transition.note_label} is required to {transition.label.lower()}.", field="note")
     if len(note) > MAX_NOTE_LENGTH:
         raise WorkflowError(f"{transition.note_label} must be at most {MAX_NOTE_LENGTH} characters.", field="note")
+    if action == "submit" and not statement.meeting_session.is_open(now):
+        raise WorkflowError(
+            f"{statement.meeting_session.label} no longer accepts submissions, so this draft cannot be submitted."
+        )
     if action == "mark_duplicate":
         if duplicate_of is None:
             raise WorkflowError("Choose the statement this one duplicates.", field="duplicate_of")

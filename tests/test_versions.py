@@ -662,3 +662,22 @@ def test_embargoed_statement_is_not_public_and_history_waits(app):
     html = page_of(signed_in(app, SUBMITTER), public_id)
     assert NOT_PUBLIC in html
     assert "it becomes public on" in html
+
+
+def test_draft_cannot_be_submitted_after_the_session_closes(app):
+    from datetime import timedelta
+
+    from portal import workflow
+    from portal.enums import StatementStatus
+    from portal.exceptions import WorkflowError
+    from portal.models import utcnow
+
+    with app.app_context():
+        author = factories.make_user("drafter@mexico.example")
+        statement = factories.make_statement(author, status=StatementStatus.DRAFT)
+        statement.meeting_session.submissions_close_at = utcnow() - timedelta(minutes=1)
+        db.session.commit()
+        with pytest.raises(WorkflowError, match="no longer accepts submissions"):
+            workflow.apply(statement, "submit", actor=author)
+        db.session.rollback()
+        assert db.session.get(type(statement), statement.id).status is StatementStatus.DRAFT
