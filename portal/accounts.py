@@ -2,7 +2,7 @@
 password reset and change, failed sign-ins.
 
 Operations take their actor explicitly, audit, and flush; the edge commits. E-mails
-are queued with portal.mail.queue and leave only after the commit.
+are queued with portal.mail (notify, queue) and leave only after the commit.
 """
 
 from __future__ import annotations
@@ -101,15 +101,11 @@ def register(
 
     existing = db.session.scalar(sa.select(User).where(User.email == address))
     if existing is not None:
-        mail.queue(
-            mail.render(
-                "account_exists",
-                to=existing.email,
-                lang=existing.locale.value,
-                user=existing,
-                sign_in_url=url_for("auth.login", _external=True),
-                reset_url=url_for("account.reset_request", _external=True),
-            )
+        mail.notify(
+            existing,
+            "account_exists",
+            sign_in_url=url_for("auth.login", _external=True),
+            reset_url=url_for("account.reset_request", _external=True),
         )
         return None
 
@@ -184,15 +180,11 @@ def propose_organisation(proposal: OrganisationProposal) -> Organisation:
 def send_verification(user: User) -> None:
     """Queue the e-mail with the verification link (sent after commit)."""
     token = tokens.make(tokens.VERIFY_EMAIL, {"u": user.id, "e": user.email})
-    mail.queue(
-        mail.render(
-            "verify_email",
-            to=user.email,
-            lang=user.locale.value,
-            user=user,
-            url=url_for("account.verify", token=token, _external=True),
-            hours=current_app.config["PORTAL_VERIFY_MAX_AGE"] // 3600,
-        )
+    mail.notify(
+        user,
+        "verify_email",
+        url=url_for("account.verify", token=token, _external=True),
+        hours=current_app.config["PORTAL_VERIFY_MAX_AGE"] // 3600,
     )
 
 
@@ -237,17 +229,13 @@ def approve_membership(member: User, *, actor: User) -> None:
     if member.membership is MembershipStatus.REMOVED and not actor.is_moderator:
         raise PermissionDenied("Only the secretariat can readmit a removed member.")
     _set_membership(member, MembershipStatus.APPROVED, actor=actor, action="membership.approve", note="")
-    mail.queue(
-        mail.render(
-            "membership_approved",
-            to=member.email,
-            lang=member.locale.value,
-            user=member,
-            organisation=member.organisation,
-            can_submit_now=member.organisation is not None and member.organisation.is_approved and member.is_verified,
-            submit_url=url_for("submit.new", _external=True),
-            account_url=url_for("account.status", _external=True),
-        )
+    mail.notify(
+        member,
+        "membership_approved",
+        organisation=member.organisation,
+        can_submit_now=member.organisation is not None and member.organisation.is_approved and member.is_verified,
+        submit_url=url_for("submit.new", _external=True),
+        account_url=url_for("account.status", _external=True),
     )
 
 
@@ -295,16 +283,7 @@ def _decide_with_reason(member: User, status: MembershipStatus, *, actor: User, 
     if len(reason) > 2000:
         raise ValidationError("The reason must be at most 2000 characters.", field="reason")
     _set_membership(member, status, actor=actor, action=action, note=reason)
-    mail.queue(
-        mail.render(
-            f"membership_{status.value}",
-            to=member.email,
-            lang=member.locale.value,
-            user=member,
-            organisation=member.organisation,
-            reason=reason,
-        )
-    )
+    mail.notify(member, f"membership_{status.value}", organisation=member.organisation, reason=reason)
 
 
 def _set_membership(member: User, status: MembershipStatus, *, actor: User, action: str, note: str) -> None:
@@ -335,16 +314,12 @@ def _notify_focal_points_of_request(member: User) -> None:
         )
     )
     for focal_point in focal_points:
-        mail.queue(
-            mail.render(
-                "membership_request",
-                to=focal_point.email,
-                lang=focal_point.locale.value,
-                user=focal_point,
-                member=member,
-                organisation=member.organisation,
-                url=url_for("account.organisation", _external=True),
-            )
+        mail.notify(
+            focal_point,
+            "membership_request",
+            member=member,
+            organisation=member.organisation,
+            url=url_for("account.organisation", _external=True),
         )
 
 
@@ -487,15 +462,11 @@ def request_password_reset(email: str) -> None:
     if user is None:
         return
     token = tokens.make(tokens.RESET_PASSWORD, {"u": user.id, "p": tokens.fingerprint(user.password_hash)})
-    mail.queue(
-        mail.render(
-            "reset_password",
-            to=user.email,
-            lang=user.locale.value,
-            user=user,
-            url=url_for("account.reset_password", token=token, _external=True),
-            minutes=current_app.config["PORTAL_RESET_MAX_AGE"] // 60,
-        )
+    mail.notify(
+        user,
+        "reset_password",
+        url=url_for("account.reset_password", token=token, _external=True),
+        minutes=current_app.config["PORTAL_RESET_MAX_AGE"] // 60,
     )
     audit.record(user, actor=None, action="user.reset_request")
 
@@ -537,12 +508,8 @@ def _set_password(user: User, password: str, *, action: str) -> None:
     user.session_token = new_session_token()  # signs out every existing session
     db.session.flush()
     audit.record(user, actor=user, action=action, data={"password": "changed"})
-    mail.queue(
-        mail.render(
-            "password_changed",
-            to=user.email,
-            lang=user.locale.value,
-            user=user,
-            reset_url=url_for("account.reset_request", _external=True),
-        )
+    mail.notify(
+        user,
+        "password_changed",
+        reset_url=url_for("account.reset_request", _external=True),
     )

@@ -82,6 +82,11 @@ def queue(mail: Mail) -> None:
     session.info.setdefault(_OUTBOX, []).append(mail)
 
 
+def notify(user: Any, template: str, **context: Any) -> None:
+    """Render `template` for `user` in their language and queue it (sent after commit)."""
+    queue(render(template, to=user.email, lang=user.locale.value, user=user, **context))
+
+
 def send_now(mail: Mail) -> None:
     """Deliver immediately through the configured transport. Raises on SMTP failure."""
     config = current_app.config
