@@ -58,6 +58,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.account.views import bp as account_bp
     from portal.admin.views import bp as admin_bp
     from portal.auth.views import bp as auth_bp
+    from portal.feeds import bp as feeds_bp
     from portal.exports import bp as exports_bp
     from portal.moderate.views import bp as moderate_bp
     from portal.public.search import bp as search_bp
@@ -71,4 +72,5 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(submit_bp)
     app.register_blueprint(moderate_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(feeds_bp)
     app.register_blueprint(exports_bp)
