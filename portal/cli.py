@@ -152,7 +152,7 @@ def demo_command(with_users: bool, no_open: bool) -> None:
             if totp_key:
                 click.echo(
                     f"             two-factor key: {totp_key} (add it to an authenticator app, or get the "
-                    f"current code with: flask --app portal demo-code {email})"
+                    f"current code with: PORTAL_ENV=development .venv/bin/flask --app portal demo-code {email})"
                 )
 
 
