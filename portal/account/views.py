@@ -19,7 +19,7 @@ from portal.account.forms import (
     ResetPasswordForm,
     ResetRequestForm,
 )
-from portal.enums import Language, MembershipStatus, OrganisationKind, OrganisationStatus, Role
+from portal.enums import Language, OrganisationKind, Role
 from portal.exceptions import PortalError
 from portal.extensions import db, limiter
 from portal.forms import EmptyForm
@@ -43,15 +43,6 @@ def _form_error(form: object, exc: PortalError) -> None:
         form.form_errors.append(exc.message)  # type: ignore[attr-defined]
 
 
-def _approved_organisations() -> list[Organisation]:
-    return list(
-        db.session.scalars(
-            sa.select(Organisation)
-            .where(Organisation.status == OrganisationStatus.APPROVED)
-            .order_by(Organisation.kind, Organisation.name)
-        )
-    )
-
 
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit(_limit("PORTAL_REGISTER_LIMIT"), methods=["POST"])
@@ -59,7 +50,7 @@ def register() -> str | Response | tuple[str, int]:
     """Self-registration for people acting for an organisation."""
     if current_user.is_authenticated:
         return redirect(url_for("account.status"))
-    form = RegistrationForm(organisations=_approved_organisations())
+    form = RegistrationForm(organisations=queries.approved_organisations())
     if not form.validate_on_submit():
         status = 400 if form.is_submitted() else 200
         return render_template("account/register.html", form=form, rules=PASSWORD_RULES), status

@@ -17,7 +17,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
-from portal import admin_accounts, audit, organisations
+from portal import admin_accounts, audit, organisations, queries
 from portal.admin.forms import (
     ORGANISATION_FORMS,
     ROLE_LABELS,
@@ -138,18 +138,11 @@ def _user_or_404(user_id: int, *, for_update: bool = False) -> User:
     return user
 
 
-def _approved_organisations() -> list[Organisation]:
-    return list(
-        db.session.scalars(
-            sa.select(Organisation).where(Organisation.status == OrganisationStatus.APPROVED).order_by(Organisation.name)
-        )
-    )
-
 
 def _render_user(user: User, forms: dict[str, FlaskForm] | None = None, status: int = 200) -> tuple[str, int]:
     forms = dict(forms or {})
     if "role" not in forms:
-        role_form = RoleForm(organisations=_approved_organisations(), formdata=None)
+        role_form = RoleForm(organisations=queries.approved_organisations(), formdata=None)
         role_form.role.data = user.role.value
         forms["role"] = role_form
     forms.setdefault("deactivate", DeactivateUserForm(formdata=None))
@@ -206,7 +199,7 @@ def _account_action(user_id: int, name: str, form: FlaskForm, act: Any, done: st
 @role_required(Role.ADMIN)
 def change_role(user_id: int) -> Response | tuple[str, int]:
     """Give an account another role."""
-    form = RoleForm(organisations=_approved_organisations())
+    form = RoleForm(organisations=queries.approved_organisations())
 
     def act(user: User) -> None:
         organisation = db.session.get(Organisation, form.organisation_id.data) if form.organisation_id.data else None
