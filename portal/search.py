@@ -33,7 +33,7 @@ from portal.models import (
     utcnow,
 )
 from portal.models.search import FTS_TABLE, TSV_COLUMN
-from portal.queries import public_statements
+from portal.queries import involving, public_statements
 
 # PostgreSQL text search configuration per statement language (snowball stemmers where
 # PostgreSQL has one; Chinese has no word boundaries to stem, so 'simple').
@@ -163,6 +163,7 @@ def parse_query(text: str | None) -> ParsedQuery:
 class SearchFilters:
     session_id: int | None = None
     area_id: int | None = None
+    panel_id: int | None = None
     organisation_kind: OrganisationKind | None = None
     organisation_id: int | None = None
     language: Language | None = None
@@ -181,12 +182,15 @@ def apply_filters(query: sa.Select, filters: SearchFilters) -> sa.Select:
         query = query.where(
             Statement.id.in_(sa.select(statement_areas.c.statement_id).where(statement_areas.c.area_id == filters.area_id))
         )
+    if filters.panel_id is not None:
+        query = query.where(Statement.panel_id == filters.panel_id)
     if filters.organisation_kind is not None:
         query = query.where(
             Statement.organisation_id.in_(sa.select(Organisation.id).where(Organisation.kind == filters.organisation_kind))
         )
     if filters.organisation_id is not None:
-        query = query.where(Statement.organisation_id == filters.organisation_id)
+        # By, on behalf of, or co-signed by the organisation: a joint statement is theirs too.
+        query = query.where(involving(filters.organisation_id))
     if filters.language is not None:
         query = query.where(Statement.language == filters.language)
     if filters.kind is not None:

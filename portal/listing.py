@@ -1,0 +1,384 @@
+"""Public listings of published statements: filters, sort orders and keyset pagination.
+
+One module for what the session page and the JSON API list, so both always agree. It
+starts from queries.public_statements() (nothing unpublished or under embargo) narrowed by
+search.apply_filters(), orders by a key that ends with the statement id (a total order),
+and pages with an opaque cursor holding the last row's key: a deep page costs an index
+range scan, never an OFFSET walk over the rows before it.
+
+Ranked full-text results (a `q`) are paged by search.search_public(), whose order is
+computed per query; their cursor holds a bounded position instead (MAX_SEARCH_RESULTS).
+
+`parse_args()` reads filters, sort, cursor and limit from query arguments with a plain
+message per bad parameter (InvalidParameter), for the API's JSON errors and the pages.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+
+from portal import search
+from portal.enums import Language, OrganisationKind, StatementKind
+from portal.extensions import db
+from portal.models import Area, MeetingSession, Organisation, Statement, statement_areas
+from portal.queries import public_statements
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+# Ranked search results can be paged this deep; past it, the query should be refined.
+MAX_SEARCH_RESULTS = 1000
+MAX_CURSOR_LENGTH = 512
+MAX_ID = 2**31 - 1
+
+
+class Sort(enum.StrEnum):
+    DATE = "date"  # newest published first
+    ORGANISATION = "organisation"  # organisation name A-Z, then newest first
+
+    @property
+    def label(self) -> str:
+        return {"date": "Date published (newest first)", "organisation": "Organisation (A to Z)"}[self.value]
+
+
+class InvalidParameter(ValueError):
+    """A query argument that cannot be used; `name` is the argument, the message says why in plain words."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+        self.message = message
+
+
+# The order of the organisation kinds in grouped listings: the enum's own order
+# (Member States, observer States, UN system, IGOs, civil society, others).
+KIND_RANK = sa.case({kind: rank for rank, kind in enumerate(OrganisationKind)}, value=Organisation.kind)
+
+
+# --- cursors --------------------------------------------------------------------------------
+
+
+def encode_cursor(payload: dict[str, Any]) -> str:
+    raw = json.dumps(payload, separators=(",", ":"), default=_json_default).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat() if value.tzinfo else value.replace(tzinfo=UTC).isoformat()
+    raise TypeError(type(value))
+
+
+def decode_cursor(text: str, name: str = "cursor") -> dict[str, Any]:
+    """The payload of a cursor made by encode_cursor; InvalidParameter for anything else."""
+    if len(text) > MAX_CURSOR_LENGTH:
+        raise InvalidParameter(name, "The cursor is not valid: use the cursor from a previous response unchanged.")
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise InvalidParameter(name, "The cursor is not valid: use the cursor from a previous response unchanged.") from None
+    if not isinstance(payload, dict):
+        raise InvalidParameter(name, "The cursor is not valid: use the cursor from a previous response unchanged.")
+    return payload
+
+
+# --- the ordering keys ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Key:
+    """One column of a listing's order: its expression, direction and value type."""
+
+    name: str
+    column: Any
+    descending: bool
+    kind: type  # int, str or datetime
+
+    def coerce(self, value: object) -> object:
+        if self.kind is int and isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_ID:
+            return value
+        if self.kind is str and isinstance(value, str) and len(value) <= 400:
+            return value
+        if self.kind is datetime and isinstance(value, str):
+            try:
+                parsed = datetime.fromisoformat(value)
+            except ValueError:
+                raise ValueError(value) from None
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        raise ValueError(value)
+
+
+def _keys(sort: Sort, grouped: bool) -> list[_Key]:
+    keys: list[_Key] = []
+    if grouped:
+        keys += [_Key("area", Area.position, False, int), _Key("area_id", Area.id, False, int), _Key("kind", KIND_RANK, False, int)]
+    if sort is Sort.ORGANISATION:
+        keys.append(_Key("organisation", Organisation.name, False, str))
+    keys += [_Key("published", Statement.published_at, True, datetime), _Key("id", Statement.id, True, int)]
+    return keys
+
+
+def _beyond(keys: Sequence[_Key], values: Sequence[object], reverse: bool) -> sa.ColumnElement[bool]:
+    """Rows strictly after `values` in the keys' order (before them with `reverse`)."""
+    clauses = []
+    for i, key in enumerate(keys):
+        later = key.column < values[i] if key.descending != reverse else key.column > values[i]
+        clauses.append(sa.and_(*[keys[j].column == values[j] for j in range(i)], later))
+    return sa.or_(*clauses)
+
+
+def _order(keys: Sequence[_Key], reverse: bool) -> list[Any]:
+    return [key.column.desc() if key.descending != reverse else key.column.asc() for key in keys]
+
+
+# --- listing --------------------------------------------------------------------------------
+
+
+@dataclass
+class Item:
+    statement: Statement
+    area: Area | None = None  # the group's area in a listing grouped by area
+    kind: OrganisationKind | None = None  # the group's organisation kind in a grouped listing
+
+
+@dataclass
+class Page:
+    items: list[Item]
+    next_cursor: str | None = None
+    previous_cursor: str | None = None
+    total: int | None = None  # counted only where asked for
+
+    @property
+    def statements(self) -> list[Statement]:
+        return [item.statement for item in self.items]
+
+
+@dataclass(frozen=True)
+class Params:
+    """What a listing request asks for, read and checked by parse_args()."""
+
+    filters: search.SearchFilters = field(default_factory=search.SearchFilters)
+    q: str = ""
+    sort: Sort = Sort.DATE
+    after: str | None = None
+    before: str | None = None
+    limit: int = DEFAULT_LIMIT
+
+
+LISTING_OPTIONS = (
+    selectinload(Statement.areas),
+    selectinload(Statement.organisation),
+    selectinload(Statement.on_behalf_of),
+    selectinload(Statement.cosignatories),
+    selectinload(Statement.panel),
+    selectinload(Statement.meeting_session),
+)
+
+
+def list_public(
+    filters: search.SearchFilters | None = None,
+    *,
+    sort: Sort = Sort.DATE,
+    grouped: bool = False,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+    now: datetime | None = None,
+    options: Sequence[Any] = LISTING_OPTIONS,
+) -> Page:
+    """One page of published statements matching `filters`, in `sort` order.
+
+    `grouped` lists them by area (in the session's order), then organisation kind, then
+    `sort`: a statement about several areas appears under each (the rows are
+    statement-area pairs), as on a meeting's record. `after`/`before` are cursors from a
+    previous page's next_cursor/previous_cursor; a cursor made for another sort or grouping
+    is an InvalidParameter.
+    """
+    filters = filters or search.SearchFilters()
+    keys = _keys(sort, grouped)
+    shape = f"{sort.value}{'/area' if grouped else ''}"
+    reverse = before is not None
+    position = None
+    if after is not None or before is not None:
+        name = "before" if reverse else "after"
+        position = _position(decode_cursor(before if reverse else after or "", name), keys, shape, name)
+
+    query = search.apply_filters(public_statements(now).order_by(None), filters).join(Statement.organisation)
+    if grouped:
+        query = query.join(statement_areas, statement_areas.c.statement_id == Statement.id).join(
+            Area, Area.id == statement_areas.c.area_id
+        )
+        if filters.area_id is not None:
+            query = query.where(Area.id == filters.area_id)
+    columns = [Statement.id] + [key.column.label(f"k_{key.name}") for key in keys]
+    query = query.with_only_columns(*columns)
+    if position is not None:
+        query = query.where(_beyond(keys, position, reverse))
+    rows = db.session.execute(query.order_by(*_order(keys, reverse)).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if reverse:
+        rows.reverse()
+
+    statements = {
+        s.id: s
+        for s in db.session.scalars(sa.select(Statement).where(Statement.id.in_({row.id for row in rows})).options(*options))
+    }
+    areas = {a.id: a for s in statements.values() for a in s.areas}
+    kinds = list(OrganisationKind)
+    items = [
+        Item(
+            statements[row.id],
+            areas.get(row.k_area_id) if grouped else None,
+            kinds[row.k_kind] if grouped else None,
+        )
+        for row in rows
+    ]
+
+    def cursor(row: sa.Row[Any]) -> str:
+        return encode_cursor({"s": shape, "k": [getattr(row, f"k_{key.name}") for key in keys]})
+
+    page = Page(items)
+    if rows:
+        has_next = more if not reverse else True
+        has_previous = (position is not None) if not reverse else more
+        page.next_cursor = cursor(rows[-1]) if has_next else None
+        page.previous_cursor = cursor(rows[0]) if has_previous else None
+    return page
+
+
+def _position(payload: dict[str, Any], keys: Sequence[_Key], shape: str, name: str) -> list[object]:
+    values = payload.get("k")
+    if payload.get("s") != shape or not isinstance(values, list) or len(values) != len(keys):
+        raise InvalidParameter(
+            name, "The cursor belongs to another sort order or grouping: start again from the first page."
+        )
+    try:
+        return [key.coerce(value) for key, value in zip(keys, values, strict=True)]
+    except ValueError:
+        raise InvalidParameter(name, "The cursor is not valid: use the cursor from a previous response unchanged.") from None
+
+
+# --- ranked search, paged by position ---------------------------------------------------------
+
+
+def search_page(params: Params, *, now: datetime | None = None) -> tuple[search.SearchPage, str | None, str | None]:
+    """Ranked results for `params.q` with its filters, one page of `params.limit`, and the
+    cursors of the next and previous pages (positions, at most MAX_SEARCH_RESULTS deep)."""
+    offset = 0
+    if params.after or params.before:
+        name = "before" if params.before else "after"
+        payload = decode_cursor(params.before or params.after or "", name)
+        raw = payload.get("o")
+        if payload.get("s") != "rank" or not isinstance(raw, int) or isinstance(raw, bool) or not 0 <= raw <= MAX_SEARCH_RESULTS:
+            raise InvalidParameter(name, "The cursor belongs to another search or is not valid: start again from the first page.")
+        offset = raw if params.after else max(0, raw - params.limit)
+    # search_public pages by page number; a position that is not a multiple of the limit
+    # (a previous page near the start) is served from page 1.
+    page_number = offset // params.limit + 1
+    result = search.search_public(params.q, params.filters, page=page_number, per_page=params.limit, now=now)
+    start = (page_number - 1) * params.limit
+    end = start + len(result.results)
+    next_cursor = (
+        encode_cursor({"s": "rank", "o": end})
+        if end < min(result.total, MAX_SEARCH_RESULTS) and result.results
+        else None
+    )
+    previous_cursor = encode_cursor({"s": "rank", "o": start}) if start > 0 else None
+    return result, next_cursor, previous_cursor
+
+
+# --- reading query arguments ------------------------------------------------------------------
+
+_ID_ARGS = {"session": "session_id", "area": "area_id", "panel": "panel_id", "organisation": "organisation_id"}
+
+
+def _positive_int(name: str, raw: str) -> int:
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 10 or not 0 < int(raw) <= MAX_ID:
+        raise InvalidParameter(name, f"'{name}' must be a positive whole number (an id), not {raw[:40]!r}.")
+    return int(raw)
+
+
+def _choice(name: str, raw: str, enum_type: type[enum.StrEnum]) -> Any:
+    try:
+        return enum_type(raw)
+    except ValueError:
+        allowed = ", ".join(e.value for e in enum_type)
+        raise InvalidParameter(name, f"'{name}' must be one of: {allowed}; not {raw[:40]!r}.") from None
+
+
+def parse_args(
+    args: Mapping[str, str],
+    *,
+    allowed: Sequence[str] = ("session", "area", "panel", "organisation_kind", "organisation", "language", "kind", "q", "sort", "after", "before", "limit"),
+    default_limit: int = DEFAULT_LIMIT,
+) -> Params:
+    """Params from query arguments. Empty values count as absent; an unknown argument, a
+    repeated one, or a bad value is an InvalidParameter naming it.
+
+    `args` may be a werkzeug MultiDict (then a repeated argument is an error).
+    """
+    getlist = getattr(args, "getlist", None)
+    for name in args:
+        if name not in allowed:
+            raise InvalidParameter(name, f"Unknown parameter '{name}'. Allowed: {', '.join(allowed)}.")
+        if getlist is not None and len(getlist(name)) > 1:
+            raise InvalidParameter(name, f"Give '{name}' at most once.")
+    values = {name: str(value).strip() for name, value in args.items() if str(value).strip()}
+
+    filters: dict[str, Any] = {}
+    for name, attribute in _ID_ARGS.items():
+        if name in values:
+            filters[attribute] = _positive_int(name, values[name])
+    if "organisation_kind" in values:
+        filters["organisation_kind"] = _choice("organisation_kind", values["organisation_kind"], OrganisationKind)
+    if "language" in values:
+        filters["language"] = _choice("language", values["language"], Language)
+    if "kind" in values:
+        filters["kind"] = _choice("kind", values["kind"], StatementKind)
+
+    q = values.get("q", "")
+    if len(q) > search.MAX_QUERY_LENGTH:
+        raise InvalidParameter("q", f"'q' is too long: at most {search.MAX_QUERY_LENGTH} characters.")
+    sort = _choice("sort", values["sort"], Sort) if "sort" in values else Sort.DATE
+    if q and "sort" in values:
+        raise InvalidParameter("sort", "Search results ('q') are ranked by relevance; 'sort' cannot be combined with 'q'.")
+    after, before = values.get("after"), values.get("before")
+    if after and before:
+        raise InvalidParameter("before", "Give 'after' or 'before', not both.")
+    limit = default_limit
+    if "limit" in values:
+        raw = values["limit"]
+        if not raw.isascii() or not raw.isdigit() or len(raw) > 6 or not 1 <= int(raw) <= MAX_LIMIT:
+            raise InvalidParameter("limit", f"'limit' must be a whole number from 1 to {MAX_LIMIT}, not {raw[:40]!r}.")
+        limit = int(raw)
+    return Params(search.SearchFilters(**filters), q, sort, after, before, limit)
+
+
+def check_filters_exist(filters: search.SearchFilters) -> None:
+    """InvalidParameter for a filter naming a session, area, panel or organisation that does
+    not exist publicly (a typo should not look like "nothing published")."""
+    from portal.models import Panel  # local: catalogue models are only needed here
+
+    checks: list[tuple[str, int | None, Any]] = [
+        ("session", filters.session_id, sa.select(MeetingSession.id).where(MeetingSession.id == filters.session_id)),
+        ("area", filters.area_id, sa.select(Area.id).where(Area.id == filters.area_id)),
+        ("panel", filters.panel_id, sa.select(Panel.id).where(Panel.id == filters.panel_id)),
+    ]
+    for name, value, query in checks:
+        if value is not None and db.session.scalar(query) is None:
+            raise InvalidParameter(name, f"There is no {name} with id {value}.")
+    if filters.organisation_id is not None:
+        from portal.queries import public_organisation
+
+        if public_organisation(filters.organisation_id) is None:
+            raise InvalidParameter("organisation", f"There is no organisation with id {filters.organisation_id}.")
