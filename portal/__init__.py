@@ -22,7 +22,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     not fit to run (for example no SECRET_KEY in production).
     """
     from portal import config as config_module
-    from portal import errors, extensions, hooks
+    from portal import cache, errors, extensions, hooks
     from portal.cli import register_cli
 
     overrides = dict(config or {})
@@ -48,6 +48,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     extensions.init_app(app)
     hooks.init_app(app)
+    cache.init_app(app)
     errors.init_app(app)
     register_blueprints(app)
     register_cli(app)

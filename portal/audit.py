@@ -1,7 +1,9 @@
 """Writes the audit trail: the only creator of AuditEvent rows.
 
 `record()` adds and flushes, so the row shares the fate of the change it records:
-committed together or rolled back together. Never commits.
+committed together or rolled back together. Never commits. Every committed change a
+public page could show writes a row here, which is what lets portal/cache.py tell
+when cached public pages are out of date.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from portal.extensions import db
 from portal.models import AuditEvent, User
 
 _SECRET_KEYS = ("password", "token", "secret", "otp", "code_hash")
+# The object type of events about the portal as a whole (record_site).
+SITE = "site"
 
 
 def mask(data: dict[str, Any]) -> dict[str, Any]:
@@ -39,17 +43,29 @@ def record(
     if obj.id is None:
         db.session.flush()
     event = AuditEvent(
-        actor=actor,
-        actor_label=actor.email if actor is not None else "system",
-        action=action,
         object_type=obj.__tablename__,
         object_id=obj.id,
         object_ref=_reference(obj),
         old_status=None if old is None else str(old),
         new_status=None if new is None else str(new),
-        note=note,
-        data=mask(data or {}),
     )
+    return _append(event, actor=actor, action=action, note=note, data=data)
+
+
+def record_site(*, actor: User | None, action: str, note: str = "", data: dict[str, Any] | None = None) -> AuditEvent:
+    """Append an audit row about the portal as a whole, for a change no single object owns
+    (a rebuilt search index, reference data loaded): object type SITE, id 0.
+    Flushes; never commits."""
+    event = AuditEvent(object_type=SITE, object_id=0, object_ref="")
+    return _append(event, actor=actor, action=action, note=note, data=data)
+
+
+def _append(event: AuditEvent, *, actor: User | None, action: str, note: str, data: dict[str, Any] | None) -> AuditEvent:
+    event.actor = actor
+    event.actor_label = actor.email if actor is not None else "system"
+    event.action = action
+    event.note = note
+    event.data = mask(data or {})
     db.session.add(event)
     db.session.flush()
     return event

@@ -141,6 +141,10 @@ def session_window_command(number: int, opens: str | None, closes: str | None) -
 def demo_command(with_users: bool, no_open: bool) -> None:
     """Load the GCM 2017 sessions, areas, panels and organisations (idempotent)."""
     report = demo.load_catalogue(open_submissions=not no_open)
+    if report.created:
+        # Areas and panels added to an existing session have no audit row of their own, and
+        # public pages show them: this one tells cached pages they are out of date.
+        audit.record_site(actor=None, action="catalogue.load", data=dict(report.created))
     accounts = demo.load_demo_users() if with_users else []
     db.session.commit()
     click.echo(f"Demo data: {report.summary()}.")
@@ -208,6 +212,8 @@ def reindex_command(index_only: bool) -> None:
         summary = ", ".join(f"{counts.get(status, 0)} {status.value}" for status in ExtractionStatus)
         click.echo(f"Extracted the text of {sum(counts.values())} file(s): {summary}.")
     indexed = search.rebuild_index()
+    # Search results change without any statement changing: recorded, so cached pages are refreshed.
+    audit.record_site(actor=None, action="search.reindex", data={"indexed": indexed, "texts_extracted": not index_only})
     db.session.commit()
     click.echo(f"Indexed {indexed} published statement(s).")
 

@@ -130,4 +130,8 @@ def from_env(instance_path: str | Path, env: Mapping[str, str] | None = None) ->
         "PORTAL_CLAIM_MINUTES": _int(env, "PORTAL_CLAIM_MINUTES", 30),
         # Where the portal is reached, for links in e-mails sent outside a request (the digest command).
         "PORTAL_BASE_URL": env.get("PORTAL_BASE_URL", "").strip().rstrip("/") or "http://localhost:5000",
+        # HTTP caching of the public record (portal/cache.py): rendered anonymous pages kept per
+        # worker (0 keeps ETag/304 but stores nothing), and how long a proxy or browser may reuse one.
+        "PORTAL_PAGE_CACHE_SIZE": _int(env, "PORTAL_PAGE_CACHE_SIZE", 512, allow_zero=True),
+        "PORTAL_PUBLIC_MAX_AGE": _int(env, "PORTAL_PUBLIC_MAX_AGE", 60, allow_zero=True),
     }

@@ -2,7 +2,8 @@
 
 Every feed starts from `queries.public_statements`, the only definition of what the public
 may see. A feed answers conditional requests (ETag, Last-Modified) with 304 before it loads
-its entries, so a feed reader polling every few minutes costs one aggregate query.
+its entries, so a feed reader polling every few minutes costs one aggregate query and the
+site's revision (portal/cache.py, which serves the other public pages).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.http import is_resource_modified
 from werkzeug.wrappers import Response
 
-from portal import queries
+from portal import cache, queries
 from portal.extensions import db
 from portal.models import Area, MeetingSession, Statement, utcnow
 from portal.models.base import UTCDateTime
@@ -117,8 +118,10 @@ def _feed(*, scope: sa.Select[tuple[Statement]], feed_id: str, title: str, alter
     ).one()
     last_modified = max((t for t in (last_published, last_corrected) if t is not None), default=EMPTY_FEED_UPDATED)
     last_modified = _as_utc(last_modified).replace(microsecond=0)
-    # Any publication, correction, unpublishing or edit of a published statement changes the tag.
-    fingerprint = f"{request.path}|{count}|{id_sum}|{last_change}|{last_published}|{last_corrected}"
+    # Any publication, correction, unpublishing or edit of a published statement changes the tag;
+    # the site's revision covers what entries show of other records (an organisation renamed).
+    revision = cache.current_revision().token
+    fingerprint = f"{request.path}|{count}|{id_sum}|{last_change}|{last_published}|{last_corrected}|{revision}"
     etag = hashlib.sha256(fingerprint.encode()).hexdigest()[:32]
 
     headers = {"Cache-Control": CACHE_CONTROL}

@@ -136,6 +136,8 @@ class Statement(Base):
         sa.CheckConstraint("status = 'draft' OR submitted_at IS NOT NULL", name="submitted_when_not_draft"),
         sa.Index("ix_statements_session_status_published", "session_id", "status", "published_at"),
         sa.Index("ix_statements_status_submitted", "status", "submitted_at"),
+        # The latest embargo that has ended is part of the public revision (portal/cache.py).
+        sa.Index("ix_statements_publish_at", "publish_at"),
     )
 
     @property
