@@ -714,8 +714,14 @@ def run_python(port: int, paths: list[str], connections: int, duration: float) -
 
 def load_test(port: int, paths: list[str], args) -> dict:
     runner = run_wrk if shutil.which("wrk") and not args.python_client else run_python
-    for path in paths[: min(len(paths), 3)]:
-        fetch(port, path)  # warm up: templates compiled, connections pooled
+    # Warm up every worker (templates compiled, connections pooled, a repeated page cached in
+    # each): concurrent requests, so that they do not all land on the same worker.
+    warm = paths[:1] * (2 * WORKERS) + paths[1:3]
+    threads = [threading.Thread(target=fetch, args=(port, path)) for path in warm]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     return runner(port, paths, args.connections, args.duration)
 
 
