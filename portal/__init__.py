@@ -58,6 +58,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 def register_blueprints(app: Flask) -> None:
     from portal.account.views import bp as account_bp
     from portal.admin.views import bp as admin_bp
+    from portal.api.views import bp as api_bp
     from portal.auth.views import bp as auth_bp
     from portal.feeds import bp as feeds_bp
     from portal.exports import bp as exports_bp
@@ -75,3 +76,4 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp)
     app.register_blueprint(feeds_bp)
     app.register_blueprint(exports_bp)
+    app.register_blueprint(api_bp)
