@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time as monotonic_time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
@@ -24,7 +25,9 @@ from flask_login import current_user
 from werkzeug.sansio.http import is_resource_modified
 from werkzeug.wrappers import Response
 
-from portal.extensions import db
+from sqlalchemy.orm import Session as SessionClass
+
+from portal.extensions import db, limiter
 from portal.models import AuditEvent, MeetingSession, Statement, utcnow
 from portal.models.base import UTCDateTime
 
@@ -115,10 +118,41 @@ def query_revision(now: datetime) -> Revision:
     return Revision(token=token, changed_at=changed_at)
 
 
+class _RevisionMemo:
+    """The last revision this worker queried, reused for PORTAL_REVISION_TTL seconds.
+
+    A cached page then costs no database round trip at all. Any commit in this process forgets
+    it at once (`_forget`, an after_commit listener), so a change is visible to its author's
+    next request; other workers see it within the TTL.
+    """
+
+    def __init__(self) -> None:
+        self.value: Revision | None = None
+        self.expires = 0.0
+        self.generation = -1
+
+
+_MEMO = "portal.revision_memo"
+_commits = [0]  # bumped by every commit in this process
+
+
+def _forget(_session: object) -> None:
+    _commits[0] += 1
+
+
 def current_revision() -> Revision:
-    """The public revision for this request, queried once and kept on `g`."""
+    """The public revision for this request: from the worker's memo while it is fresh, else
+    queried (one round trip); kept on `g` so a request sees one revision throughout."""
     if "_portal_revision" not in g:
-        g._portal_revision = query_revision(utcnow())
+        ttl = current_app.config["PORTAL_REVISION_TTL"]
+        now = monotonic_time.monotonic()
+        memo: _RevisionMemo = current_app.extensions[_MEMO]
+        if memo.value is not None and memo.generation == _commits[0] and now < memo.expires and ttl > 0:
+            g._portal_revision = memo.value
+        else:
+            generation = _commits[0]
+            g._portal_revision = query_revision(utcnow())
+            memo.value, memo.expires, memo.generation = g._portal_revision, now + ttl, generation
     revision: Revision = g._portal_revision
     return revision
 
@@ -208,12 +242,14 @@ def _before() -> Response | None:
     g._portal_page = state
     if state.personal:
         return None
-    if _client_is_current(state):
-        state.answered = True
-        return current_app.response_class(status=304)
+    # Only a page known to exist (stored for this revision) is answered before the view: a
+    # URL that would be a 404 or 400 must not get a 304 because it was asked with `*` or a
+    # date (RFC 9110, 13.1). Otherwise the view runs and _after answers 304 if it can.
     page = page_cache().get(state.key)
     if page is not None:
         state.answered = True
+        if _client_is_current(state):
+            return current_app.response_class(status=304)
         return page.response()
     return None
 
@@ -246,7 +282,15 @@ def _after(response: Response) -> Response:
         if len(body) <= MAX_ENTRY_BYTES:
             headers = tuple((k, v) for k, v in response.headers.items() if k.lower() not in _NOT_STORED)
             page_cache().put(state.key, CachedPage(body=body, headers=headers))
+        if _client_is_current(state):
+            response = current_app.response_class(status=304, headers=_validators(response))
     return response
+
+
+def _validators(response: Response) -> list[tuple[str, str]]:
+    """The headers a 304 repeats (RFC 9110, 15.4.5)."""
+    keep = {"etag", "last-modified", "cache-control", "vary", "content-location", "expires"}
+    return [(k, v) for k, v in response.headers.items() if k.lower() in keep]
 
 
 def _personal(response: Response, state: _PageRequest) -> bool:
@@ -276,5 +320,15 @@ def init_app(app: Flask) -> None:
     """Install the page cache and its hooks. The after hook runs before portal/hooks.py's
     security_headers (registered earlier), which also covers 304s and stored pages."""
     app.extensions[_EXTENSION] = PageCache(app.config["PORTAL_PAGE_CACHE_SIZE"])
+    app.extensions[_MEMO] = _RevisionMemo()
     app.before_request(_before)
     app.after_request(_after)
+    if not sa.event.contains(SessionClass, "after_commit", _forget):
+        sa.event.listen(SessionClass, "after_commit", _forget)
+    # Public reads have no rate limit; skipping Flask-Limiter's per-request bookkeeping for
+    # them keeps a stored page's cost close to a bare Flask route.
+    limiter.request_filter(_is_public_read)
+
+
+def _is_public_read() -> bool:
+    return request.method in ("GET", "HEAD") and request.endpoint in CACHED_ENDPOINTS

@@ -32,6 +32,19 @@ def _int(env: Mapping[str, str], name: str, default: int, *, allow_zero: bool = 
     return value
 
 
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, not {raw!r}.") from None
+    if not 0 <= value <= 3600:
+        raise ConfigError(f"{name} must be from 0 to 3600 seconds, not {raw!r}.")
+    return value
+
+
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
@@ -134,4 +147,7 @@ def from_env(instance_path: str | Path, env: Mapping[str, str] | None = None) ->
         # worker (0 keeps ETag/304 but stores nothing), and how long a proxy or browser may reuse one.
         "PORTAL_PAGE_CACHE_SIZE": _int(env, "PORTAL_PAGE_CACHE_SIZE", 512, allow_zero=True),
         "PORTAL_PUBLIC_MAX_AGE": _int(env, "PORTAL_PUBLIC_MAX_AGE", 60, allow_zero=True),
+        # Seconds a worker reuses the public revision before asking the database again (0: every
+        # request asks). Commits in the same worker are seen at once; other workers' within this.
+        "PORTAL_REVISION_TTL": _float(env, "PORTAL_REVISION_TTL", 1.0),
     }

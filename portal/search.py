@@ -55,6 +55,8 @@ MAX_PHRASE_WORDS = 16
 MAX_INDEXED_CHARS = 250_000
 # Text of each result that the snippet is taken from (ts_headline reads all it is given).
 HEADLINE_CHARS = 100_000
+# On SQLite, when more statements match than this, the newest this many are ranked (see _SQLite.search).
+RANK_WINDOW = 2_000
 SNIPPET_TOKENS = 30
 # Highlight markers: control characters, which extracted text never contains
 # (portal.extract.clean_text), so the text cannot forge a highlight.
@@ -253,7 +255,9 @@ def search_public(
         statements = _load(ids)
         return SearchPage(query, filters, [SearchResult(statements[i]) for i in ids], total, page, per_page)
 
-    backend = _POSTGRES if db.engine.dialect.name == "postgresql" else _SQLITE
+    if db.engine.dialect.name != "postgresql":
+        return _SQLITE.search(query, filters, page=page, per_page=per_page, now=now)
+    backend = _POSTGRES
     matching = backend.matching(base.join(SearchDocument, SearchDocument.statement_id == Statement.id), query)
     total = _count(matching.with_only_columns(Statement.id))
     if total == 0:
@@ -388,6 +392,66 @@ class _SQLite:
             fts_phrase=phrase.fts5()
         )
         return sa.case((SearchDocument.statement_id.in_(inner.columns(sa.column("rowid", sa.Integer))), 1), else_=0)
+
+    def search(
+        self, query: ParsedQuery, filters: SearchFilters, *, page: int, per_page: int, now: datetime | None
+    ) -> SearchPage:
+        """search_public() on SQLite, driven by the FTS5 index rather than by the statements.
+
+        The index holds approved statements only (index_statement keeps it so on every
+        decision), so what may be shown is the index minus statements under embargo (a few,
+        found through ix_statements_publish_at) and, with filters, within the filtered ids.
+        Counting is then a walk of the index's doclists. Ranking computes bm25 per match, so
+        when more than RANK_WINDOW statements match, the RANK_WINDOW newest of them are ranked
+        (bm25 still weighs words by the whole index): a query matching most of the record
+        stays fast, and more words or a filter narrow it. Every result is loaded through
+        public_statements() again, so nothing unpublished can appear even if the index were stale.
+        """
+        now = now or utcnow()
+        rowid = self.fts.c.rowid
+        conditions: list[sa.ColumnElement[bool]] = [
+            sa.text(f"{FTS_TABLE} MATCH :fts_query").bindparams(fts_query=query.fts5()),
+            rowid.not_in(sa.select(Statement.id).where(Statement.publish_at > now)),
+        ]
+        if filters.any:
+            conditions.append(
+                rowid.in_(apply_filters(public_statements(now).order_by(None), filters).with_only_columns(Statement.id))
+            )
+        total = db.session.scalar(sa.select(sa.func.count()).select_from(self.fts).where(*conditions)) or 0
+        if total == 0:
+            return SearchPage(query, filters, [], 0, page, per_page)
+        if total > RANK_WINDOW:
+            floor = db.session.scalar(
+                sa.select(rowid).where(*conditions).order_by(rowid.desc()).limit(1).offset(RANK_WINDOW - 1)
+            )
+            conditions.append(rowid >= floor)
+        bm25 = sa.func.bm25(sa.literal_column(FTS_TABLE), *(sa.literal(w) for w in self.weights))
+        adjacent: sa.ColumnElement[int] = sa.literal(0)
+        phrase = query.adjacent()
+        if phrase is not None:
+            inner = sa.text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :fts_phrase").bindparams(
+                fts_phrase=phrase.fts5()
+            )
+            adjacent = sa.case((rowid.in_(inner.columns(sa.column("rowid", sa.Integer))), 1), else_=0)
+        rows = db.session.execute(
+            sa.select(rowid.label("id"), (-bm25).label("rank"), adjacent.label("adjacent"))
+            .where(*conditions)
+            .order_by(adjacent.desc(), bm25, rowid.desc())
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        ).all()
+        ids = [row.id for row in rows]
+        visible = set(
+            db.session.scalars(public_statements(now).order_by(None).with_only_columns(Statement.id).where(Statement.id.in_(ids)))
+        )
+        rows = [row for row in rows if row.id in visible]
+        statements = _load([row.id for row in rows])
+        snippets = self.snippets([row.id for row in rows], query)
+        results = [
+            SearchResult(statements[row.id], float(row.rank or 0), highlight(snippets.get(row.id, "")), bool(row.adjacent))
+            for row in rows
+        ]
+        return SearchPage(query, filters, results, total, page, per_page)
 
     def snippets(self, ids: Sequence[int], parsed: ParsedQuery) -> dict[int, str]:
         if not ids:

@@ -45,6 +45,8 @@ TEST_CONFIG = {
     # Codes up to 1000 steps ahead are accepted, so `login` can sign one moderator in many
     # times within 30 seconds with ever later, never replayed, codes (see totp_code_for).
     "PORTAL_TOTP_VALID_WINDOW": 1000,
+    # Every request asks the database for the public revision (tests/test_http_cache.py tests the memo).
+    "PORTAL_REVISION_TTL": 0,
     # Mail goes nowhere unless a test starts an SMTP server (tests/mailserver.py).
     "MAIL_SERVER": "",
 }

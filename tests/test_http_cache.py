@@ -554,3 +554,64 @@ def test_feed_etag_changes_when_an_organisation_is_renamed(app, client, record):
 
     after = client.get("/feeds/statements.atom", headers={"If-None-Match": before.headers["ETag"]})
     assert after.status_code == 200 and "United Mexican States" in after.get_data(as_text=True)
+
+
+# --- the worker's revision memo and conditional requests for pages that do not exist ----------
+
+
+@pytest.mark.parametrize("app_config", [{"PORTAL_REVISION_TTL": 60}], indirect=True)
+def test_revision_memo_serves_stored_pages_without_any_query(app, client, record):
+    client.get(SESSION_URL)
+
+    with counted_queries(app) as statements:
+        response = client.get(SESSION_URL)
+
+    assert response.status_code == 200 and PUBLISHED in response.get_data(as_text=True)
+    assert statements == []
+
+
+@pytest.mark.parametrize("app_config", [{"PORTAL_REVISION_TTL": 60}], indirect=True)
+def test_revision_memo_is_forgotten_on_a_commit_in_the_worker(app, client, record):
+    assert PENDING not in client.get(SESSION_URL).get_data(as_text=True)
+
+    decide(app, record["pending"], "approve")
+
+    assert PENDING in client.get(SESSION_URL).get_data(as_text=True)
+
+
+@pytest.mark.parametrize("app_config", [{"PORTAL_REVISION_TTL": 60}], indirect=True)
+def test_revision_memo_lasts_only_its_ttl_for_other_workers_changes(app, client, record, monkeypatch):
+    """A change committed elsewhere (another worker: here a Core connection, no ORM commit in
+    this process) shows once the memo's TTL has passed."""
+    client.get(SESSION_URL)
+    with app.app_context():
+        with db.engine.begin() as connection:
+            connection.execute(
+                sa.update(Organisation).where(Organisation.id == record["organisation_id"]).values(name="Mexico (renamed elsewhere)")
+            )
+            audit_row = {"created_at": utcnow(), "actor_label": "other worker", "action": "organisation.renamed",
+                         "object_type": "organisation", "object_id": record["organisation_id"], "object_ref": "",
+                         "note": "", "data": {}}
+            connection.execute(sa.insert(AuditEvent), audit_row)
+
+    assert "renamed elsewhere" not in client.get(SESSION_URL).get_data(as_text=True)
+    clock = time.monotonic() + 61
+    monkeypatch.setattr(cache.monotonic_time, "monotonic", lambda: clock)
+    assert "renamed elsewhere" in client.get(SESSION_URL).get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "headers", [{"If-None-Match": "*"}, {"If-Modified-Since": "Fri, 01 Jan 2100 00:00:00 GMT"}]
+)
+def test_conditional_request_for_a_missing_page_is_still_404(client, record, headers):
+    assert client.get("/statements/NO-SUCH-ID", headers=headers).status_code == 404
+    assert client.get(f"/statements/{record['pending']}", headers=headers).status_code == 404
+
+
+def test_conditional_request_for_an_unstored_page_is_answered_304_after_the_view(app, client, record):
+    etag = client.get(SESSION_URL).headers["ETag"]
+    cache.page_cache(app)._entries.clear()
+
+    response = client.get(SESSION_URL, headers={"If-None-Match": etag})
+
+    assert (response.status_code, response.data, response.headers["ETag"]) == (304, b"", etag)
