@@ -526,3 +526,19 @@ def test_sqlite_fts_table_follows_the_index_rows(app, corpus):
         db.session.execute(sa.text("INSERT INTO search_fts(search_fts) VALUES ('integrity-check')"))
     assert rows == 3
 
+
+
+def test_sqlite_ranking_window_ranks_the_newest_matches_and_counts_all(app, corpus, monkeypatch):
+    """With more matches than RANK_WINDOW, SQLite ranks the newest RANK_WINDOW of them (by
+    statement id) and still counts every match; PostgreSQL ranks them all."""
+    with app.app_context():
+        everything = search.search_public("migrants OR migrant OR migration OR detention", per_page=50)
+        monkeypatch.setattr(search, "RANK_WINDOW", 2)
+        windowed = search.search_public("migrants OR migrant OR migration OR detention", per_page=50)
+        postgres = db.engine.dialect.name == "postgresql"
+    assert everything.total > 2 and windowed.total == everything.total
+    newest_two = sorted((r.statement.id for r in everything.results), reverse=True)[:2]
+    if postgres:
+        assert [r.statement.id for r in windowed.results] == [r.statement.id for r in everything.results]
+    else:
+        assert sorted(r.statement.id for r in windowed.results) == sorted(newest_two)
