@@ -41,14 +41,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # The instance folder holds the default SQLite database and file store.
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
+    extensions.init_app(app)
+    hooks.init_app(app)
+    cache.init_app(app)  # wraps app.wsgi_app: must see the environ as ProxyFix leaves it
     if app.config.get("PORTAL_TRUSTED_PROXIES"):
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         n = app.config["PORTAL_TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
-    extensions.init_app(app)
-    hooks.init_app(app)
-    cache.init_app(app)
     errors.init_app(app)
     register_blueprints(app)
     register_cli(app)

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app, g, request, session
 from flask_login import current_user
 from werkzeug.sansio.http import is_resource_modified
+from werkzeug.wsgi import get_current_url
 from werkzeug.wrappers import Response
 
 from sqlalchemy.orm import Session as SessionClass
@@ -284,6 +285,10 @@ def _after(response: Response) -> Response:
             page_cache().put(state.key, CachedPage(body=body, headers=headers))
         if _client_is_current(state):
             response = current_app.response_class(status=304, headers=_validators(response))
+        else:
+            request.environ[_FRONT_KEY] = state.key
+    elif state.answered and response.status_code == 200:
+        request.environ[_FRONT_KEY] = state.key
     return response
 
 
@@ -316,11 +321,82 @@ def _public(response: Response, state: _PageRequest) -> None:
     response.vary.add("Cookie")
 
 
+# --- the front: stored pages served before Flask ---------------------------------------------
+
+_FRONT_KEY = "portal.cache.front_key"
+_FRONT = "portal.page_front"
+
+
+class PageFront:
+    """WSGI middleware that answers a request for a stored page without entering Flask.
+
+    Only requests that cannot be anyone's in particular qualify: GET or HEAD, no cookie at all
+    (so no session, no flashed message, nobody signed in), no conditional header (Flask answers
+    those, cheaply), and a URL whose complete answer, security headers and validators included,
+    Flask marked as public for the worker's current revision (_after sets _FRONT_KEY). The
+    revision is the worker's memo while it is fresh; once it is not, or after a commit in this
+    worker, the request goes through Flask, which asks the database and renews the memo.
+    """
+
+    def __init__(self, wsgi_app: Any, app: Flask) -> None:
+        self.wsgi_app = wsgi_app
+        self.app = app
+        self.pages = PageCache(app.config["PORTAL_PAGE_CACHE_SIZE"])
+        app.extensions[_FRONT] = self
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        method = environ.get("REQUEST_METHOD")
+        if (
+            method in ("GET", "HEAD")
+            and "HTTP_COOKIE" not in environ
+            and "HTTP_IF_NONE_MATCH" not in environ
+            and "HTTP_IF_MODIFIED_SINCE" not in environ
+        ):
+            revision = self._fresh_revision()
+            if revision is not None:
+                page = self.pages.get((revision.token, get_current_url(environ)))
+                if page is not None:
+                    start_response("200 OK", list(page.headers))
+                    return [] if method == "HEAD" else [page.body]
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured["status"], captured["headers"] = status, headers
+            return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+
+        body = self.wsgi_app(environ, capture)
+        key = environ.get(_FRONT_KEY)
+        if key is None or method != "GET" or not captured.get("status", "").startswith("200 "):
+            return body
+        if any(name.lower() == "set-cookie" for name, _ in captured["headers"]):
+            return body
+        chunks = list(body)
+        if hasattr(body, "close"):
+            body.close()
+        data = b"".join(chunks)
+        headers = tuple((k, v) for k, v in captured["headers"] if k.lower() != "date")
+        if len(data) <= MAX_ENTRY_BYTES:
+            self.pages.put(key, CachedPage(body=data, headers=headers))
+        return [data]
+
+    def _fresh_revision(self) -> Revision | None:
+        memo: _RevisionMemo = self.app.extensions[_MEMO]
+        if (
+            memo.value is None
+            or memo.generation != _commits[0]
+            or monotonic_time.monotonic() >= memo.expires
+            or self.app.config["PORTAL_REVISION_TTL"] <= 0
+        ):
+            return None
+        return memo.value
+
+
 def init_app(app: Flask) -> None:
     """Install the page cache and its hooks. The after hook runs before portal/hooks.py's
     security_headers (registered earlier), which also covers 304s and stored pages."""
     app.extensions[_EXTENSION] = PageCache(app.config["PORTAL_PAGE_CACHE_SIZE"])
     app.extensions[_MEMO] = _RevisionMemo()
+    app.wsgi_app = PageFront(app.wsgi_app, app)  # type: ignore[method-assign]
     app.before_request(_before)
     app.after_request(_after)
     if not sa.event.contains(SessionClass, "after_commit", _forget):

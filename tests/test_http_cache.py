@@ -615,3 +615,69 @@ def test_conditional_request_for_an_unstored_page_is_answered_304_after_the_view
     response = client.get(SESSION_URL, headers={"If-None-Match": etag})
 
     assert (response.status_code, response.data, response.headers["ETag"]) == (304, b"", etag)
+
+
+@contextmanager
+def flask_requests(app: Flask) -> Iterator[list[str]]:
+    """The requests that entered Flask inside the block (not those the PageFront answered)."""
+    from flask import request, request_started
+
+    seen: list[str] = []
+
+    def started(sender: Flask, **extra: Any) -> None:
+        seen.append(request.path)
+
+    request_started.connect(started, app)
+    try:
+        yield seen
+    finally:
+        request_started.disconnect(started, app)
+
+
+@pytest.mark.parametrize("app_config", [{"PORTAL_REVISION_TTL": 60}], indirect=True)
+def test_front_answers_a_stored_page_without_entering_flask(app, client, record):
+    first = client.get(SESSION_URL)
+
+    with flask_requests(app) as entered, counted_queries(app) as statements:
+        again = client.get(SESSION_URL)
+        head = client.head(SESSION_URL)
+
+    assert entered == [] and statements == []
+    assert again.get_data() == first.get_data() and head.data == b""
+    for name in ("ETag", "Cache-Control", "Vary", "Content-Security-Policy", "X-Content-Type-Options", "Content-Type"):
+        assert again.headers[name] == first.headers[name]
+
+
+@pytest.mark.parametrize("app_config", [{"PORTAL_REVISION_TTL": 60}], indirect=True)
+def test_front_leaves_requests_with_a_cookie_or_a_validator_to_flask(app, client, record):
+    etag = client.get(SESSION_URL).headers["ETag"]
+    with flask_requests(app) as entered:
+        assert client.get(SESSION_URL, headers={"If-None-Match": etag}).status_code == 304
+        client.set_cookie("something", "1")
+        assert client.get(SESSION_URL).status_code == 200
+    assert entered == [SESSION_URL, SESSION_URL]
+
+
+@pytest.mark.parametrize("app_config", [{"PORTAL_REVISION_TTL": 60}], indirect=True)
+def test_front_never_stores_signed_in_or_missing_pages(app, client, record):
+    member = app.test_client()
+    login(member, "ana@mexico.example")
+    pending_url = f"/statements/{record['pending']}"
+    assert PENDING in member.get(pending_url).get_data(as_text=True)
+    member.get(SESSION_URL)
+
+    assert client.get(pending_url).status_code == 404
+    assert client.get(pending_url).status_code == 404
+    with flask_requests(app) as entered:
+        client.get(SESSION_URL)
+    assert entered == [SESSION_URL]  # the member's visit stored nothing the front serves
+
+
+@pytest.mark.parametrize("app_config", [{"PORTAL_REVISION_TTL": 60}], indirect=True)
+def test_front_shows_a_commit_of_its_worker_at_once(app, client, record):
+    client.get(SESSION_URL)
+    client.get(SESSION_URL)
+
+    decide(app, record["pending"], "approve")
+
+    assert PENDING in client.get(SESSION_URL).get_data(as_text=True)
