@@ -20,7 +20,7 @@ import binascii
 import enum
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -382,3 +382,120 @@ def check_filters_exist(filters: search.SearchFilters) -> None:
 
         if public_organisation(filters.organisation_id) is None:
             raise InvalidParameter("organisation", f"There is no organisation with id {filters.organisation_id}.")
+
+# --- counts for the session page's overview ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GroupCounts:
+    """How many published statements fall in each area and panel, per organisation kind.
+
+    `by_area[area_id][kind]` ignores the area and organisation-kind filters, and
+    `by_panel[panel_id][kind]` the panel and organisation-kind filters: those are the
+    dimensions counted, so each count is exactly what the listing shows once its area (or
+    panel) and kind are chosen, whatever the other filters. `total` honours every filter.
+    Only non-zero counts are present.
+    """
+
+    by_area: dict[int, dict[OrganisationKind, int]]
+    by_panel: dict[int, dict[OrganisationKind, int]]
+    total: int
+
+    def area_total(self, area_id: int, kind: OrganisationKind | None = None) -> int:
+        """Statements in the area (of `kind` only, if given)."""
+        counts = self.by_area.get(area_id, {})
+        return counts.get(kind, 0) if kind is not None else sum(counts.values())
+
+    def panel_total(self, panel_id: int, kind: OrganisationKind | None = None) -> int:
+        counts = self.by_panel.get(panel_id, {})
+        return counts.get(kind, 0) if kind is not None else sum(counts.values())
+
+
+def _public_subquery(filters: search.SearchFilters, now: datetime | None) -> sa.Subquery:
+    """The published statements matching `filters` (their id, organisation and panel)."""
+    return (
+        search.apply_filters(public_statements(now).order_by(None), filters)
+        .with_only_columns(Statement.id, Statement.organisation_id, Statement.panel_id)
+        .subquery("public")
+    )
+
+
+def count_public(filters: search.SearchFilters | None = None, *, now: datetime | None = None) -> int:
+    """How many published statements match `filters` (each once, whatever its areas)."""
+    public = _public_subquery(filters or search.SearchFilters(), now)
+    return db.session.scalar(sa.select(sa.func.count()).select_from(public)) or 0
+
+
+def group_counts(
+    filters: search.SearchFilters | None = None, *, panels: bool = True, now: datetime | None = None
+) -> GroupCounts:
+    """Counts of published statements per area and (with `panels`) per panel, by organisation
+    kind (see GroupCounts).
+
+    Each grouped query runs over public_statements() narrowed by search.apply_filters(), so
+    nothing unpublished is counted. It counts per organisation first and maps organisations to
+    their kind afterwards: the join to organisations then touches a few hundred grouped rows,
+    not every statement.
+    """
+    filters = filters or search.SearchFilters()
+
+    public = _public_subquery(replace(filters, area_id=None, organisation_kind=None), now)
+    per_organisation = (
+        sa.select(statement_areas.c.area_id.label("key"), public.c.organisation_id, sa.func.count().label("n"))
+        .select_from(public)
+        .join(statement_areas, statement_areas.c.statement_id == public.c.id)
+        .group_by(statement_areas.c.area_id, public.c.organisation_id)
+        .subquery("per_organisation")
+    )
+    by_area = _by_kind(per_organisation)
+
+    by_panel: dict[int, dict[OrganisationKind, int]] = {}
+    total = None
+    if panels:
+        # Grouped by panel including "no panel": without a panel or kind filter its sum is the total.
+        public = _public_subquery(replace(filters, panel_id=None, organisation_kind=None), now)
+        per_organisation = (
+            sa.select(public.c.panel_id.label("key"), public.c.organisation_id, sa.func.count().label("n"))
+            .group_by(public.c.panel_id, public.c.organisation_id)
+            .subquery("per_organisation")
+        )
+        by_panel = _by_kind(per_organisation)
+        if filters.panel_id is None and filters.organisation_kind is None:
+            total = sum(sum(counts.values()) for counts in by_panel.values())
+        by_panel.pop(None, None)  # type: ignore[call-overload]
+    if total is None:
+        total = count_public(filters, now=now)
+    return GroupCounts(by_area, by_panel, total)
+
+
+def _by_kind(per_organisation: sa.Subquery) -> dict[Any, dict[OrganisationKind, int]]:
+    """{key: {kind: n}} from rows (key, organisation_id, n)."""
+    rows = db.session.execute(
+        sa.select(per_organisation.c.key, Organisation.kind, sa.func.sum(per_organisation.c.n))
+        .join(Organisation, Organisation.id == per_organisation.c.organisation_id)
+        .group_by(per_organisation.c.key, Organisation.kind)
+    )
+    counts: dict[Any, dict[OrganisationKind, int]] = {}
+    for key, kind, n in rows:
+        counts.setdefault(key, {})[OrganisationKind(kind)] = int(n)
+    return counts
+
+
+def cursor_group(cursor: str | None) -> tuple[int, OrganisationKind] | None:
+    """The (area id, organisation kind) of the row a grouped listing's cursor was made from:
+    where the previous page ended. None for any other cursor (or none)."""
+    if not cursor:
+        return None
+    try:
+        payload = decode_cursor(cursor)
+    except InvalidParameter:
+        return None
+    values = payload.get("k")
+    shape = payload.get("s")
+    if not isinstance(shape, str) or not shape.endswith("/area") or not isinstance(values, list) or len(values) < 3:
+        return None
+    area_id, rank = values[1], values[2]
+    kinds = list(OrganisationKind)
+    if not isinstance(area_id, int) or not isinstance(rank, int) or isinstance(rank, bool) or not 0 <= rank < len(kinds):
+        return None
+    return area_id, kinds[rank]

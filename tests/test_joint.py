@@ -204,7 +204,7 @@ def test_session_page_shows_joint_statements_and_filters_by_any_part(app, client
     for organisation_id, titles in expected.items():
         filtered = client.get(f"{SESSION_URL}?organisation={organisation_id}").get_data(as_text=True)
         assert sorted(set(titles_on(filtered))) == sorted(titles), organisation_id
-        assert f'<option value="{organisation_id}" selected>' in filtered
+        assert f'<option selected value="{organisation_id}">' in filtered
 
 
 def test_session_filter_empty_state_and_unknown_organisation(app, client, world):
@@ -218,9 +218,13 @@ def test_session_filter_empty_state_and_unknown_organisation(app, client, world)
     garbage = client.get(f"{SESSION_URL}?organisation=abc")
 
     assert empty.status_code == 200
-    assert "No published statements of this session involve Nobody Yet." in empty.get_data(as_text=True)
+    assert "No published statement matches these filters." in empty.get_data(as_text=True)
+    assert "Organisation: <strong>Nobody Yet</strong>" in empty.get_data(as_text=True)
     assert titles_on(empty.get_data(as_text=True)) == []
-    assert [unknown.status_code, pending.status_code, garbage.status_code] == [404, 404, 404]
+    # A bad filter is the reader's mistake in an existing session: 400 with the form, not 404.
+    assert [unknown.status_code, pending.status_code, garbage.status_code] == [400, 400, 400]
+    for response in (unknown, pending, garbage):
+        assert "Organisation: Choose an organisation from the list." in response.get_data(as_text=True)
 
 
 def test_organisation_page_lists_published_statements_of_every_part(app, client, world):
