@@ -106,14 +106,18 @@ class _Key:
     def coerce(self, value: object) -> object:
         if self.kind is int and isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_ID:
             return value
-        if self.kind is str and isinstance(value, str) and len(value) <= 400:
+        if self.kind is str and isinstance(value, str) and len(value) <= 400 and "\x00" not in value:
+            try:
+                value.encode("utf-8")  # a lone surrogate cannot be a name
+            except UnicodeEncodeError:
+                raise ValueError(value) from None
             return value
-        if self.kind is datetime and isinstance(value, str):
+        if self.kind is datetime and isinstance(value, str) and len(value) <= 40:
             try:
                 parsed = datetime.fromisoformat(value)
-            except ValueError:
+                return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+            except (ValueError, OverflowError):
                 raise ValueError(value) from None
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
         raise ValueError(value)
 
 
@@ -382,6 +386,7 @@ def check_filters_exist(filters: search.SearchFilters) -> None:
 
         if public_organisation(filters.organisation_id) is None:
             raise InvalidParameter("organisation", f"There is no organisation with id {filters.organisation_id}.")
+
 
 # --- counts for the session page's overview ---------------------------------------------------
 

@@ -55,8 +55,11 @@ MAX_PHRASE_WORDS = 16
 MAX_INDEXED_CHARS = 250_000
 # Text of each result that the snippet is taken from (ts_headline reads all it is given).
 HEADLINE_CHARS = 100_000
-# On SQLite, when more statements match than this, the newest this many are ranked (see _SQLite.search).
-RANK_WINDOW = 2_000
+# When more statements match a query than this, the newest this many are ranked (and the
+# count says "more than"): ranking computes a score per match, which for a word found in
+# most of 100,000 statements costs far more than the 50 ms a search may take. More words,
+# a phrase or a filter narrow the matches; the API pages no deeper than this either.
+MATCH_WINDOW = 1_000
 SNIPPET_TOKENS = 30
 # Highlight markers: control characters, which extracted text never contains
 # (portal.extract.clean_text), so the text cannot forge a highlight.
@@ -219,6 +222,7 @@ class SearchPage:
     total: int
     page: int
     per_page: int
+    more: bool = False  # more than MATCH_WINDOW statements match: `total` is MATCH_WINDOW
 
     @property
     def pages(self) -> int:
@@ -255,27 +259,49 @@ def search_public(
         statements = _load(ids)
         return SearchPage(query, filters, [SearchResult(statements[i]) for i in ids], total, page, per_page)
 
-    if db.engine.dialect.name != "postgresql":
-        return _SQLITE.search(query, filters, page=page, per_page=per_page, now=now)
-    backend = _POSTGRES
-    matching = backend.matching(base.join(SearchDocument, SearchDocument.statement_id == Statement.id), query)
-    total = _count(matching.with_only_columns(Statement.id))
-    if total == 0:
+    backend: _Postgres | _SQLite = _POSTGRES if db.engine.dialect.name == "postgresql" else _SQLITE
+    now = now or utcnow()
+    key = backend.key
+    conditions: list[sa.ColumnElement[bool]] = [
+        backend.match(query),
+        # The index holds approved statements only (index_statement keeps it so on every
+        # decision); of those, the ones under embargo are not public yet.
+        key.not_in(sa.select(Statement.id).where(Statement.publish_at > now)),
+    ]
+    if filters.any:
+        conditions.append(key.in_(base.with_only_columns(Statement.id)))
+    newest = list(db.session.scalars(
+        sa.select(key).select_from(backend.source).where(*conditions).order_by(key.desc()).limit(MATCH_WINDOW + 1)
+    ))
+    if not newest:
         return empty
+    more = len(newest) > MATCH_WINDOW
+    if more:
+        conditions.append(key >= newest[MATCH_WINDOW - 1])
     adjacent = backend.adjacent(query)
-    rank = backend.rank(query).label("rank")
-    ranked = matching.with_only_columns(Statement.id, rank, adjacent.label("adjacent")).order_by(
-        adjacent.desc(), rank.desc(), Statement.published_at.desc(), Statement.id.desc()
-    )
-    rows = db.session.execute(ranked.limit(per_page).offset((page - 1) * per_page)).all()
+    rank = backend.rank(query)
+    rows = db.session.execute(
+        sa.select(key.label("id"), rank.label("rank"), adjacent.label("adjacent"))
+        .select_from(backend.source)
+        .where(*conditions)
+        .order_by(adjacent.desc(), rank.desc(), key.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    # Belt and braces: every result passes public_statements() again, so nothing unpublished
+    # can appear even if the index were stale.
     ids = [row.id for row in rows]
-    statements = _load(ids)
-    snippets = backend.snippets(ids, query)
+    visible = set(
+        db.session.scalars(public_statements(now).order_by(None).with_only_columns(Statement.id).where(Statement.id.in_(ids)))
+    )
+    rows = [row for row in rows if row.id in visible]
+    statements = _load([row.id for row in rows])
+    snippets = backend.snippets([row.id for row in rows], query)
     results = [
         SearchResult(statements[row.id], float(row.rank or 0), highlight(snippets.get(row.id, "")), bool(row.adjacent))
         for row in rows
     ]
-    return SearchPage(query, filters, results, total, page, per_page)
+    return SearchPage(query, filters, results, min(len(newest), MATCH_WINDOW), page, per_page, more)
 
 
 def highlight(raw: str) -> Markup:
@@ -337,8 +363,11 @@ class _Postgres:
             )
         )
 
-    def matching(self, query: sa.Select, parsed: ParsedQuery) -> sa.Select:
-        return query.where(self._per_config("websearch_to_tsquery", parsed.websearch()))
+    key = SearchDocument.__table__.c.statement_id
+    source = SearchDocument.__table__
+
+    def match(self, parsed: ParsedQuery) -> sa.ColumnElement[bool]:
+        return self._per_config("websearch_to_tsquery", parsed.websearch())
 
     def rank(self, parsed: ParsedQuery) -> sa.ColumnElement[float]:
         tsquery = sa.func.websearch_to_tsquery(self._row_config(), parsed.websearch())
@@ -376,10 +405,11 @@ class _SQLite:
     # bm25 weights of the columns: title, organisation, body.
     weights = (10.0, 5.0, 1.0)
 
-    def matching(self, query: sa.Select, parsed: ParsedQuery) -> sa.Select:
-        return query.join(self.fts, self.fts.c.rowid == SearchDocument.statement_id).where(
-            sa.text(f"{FTS_TABLE} MATCH :fts_query").bindparams(fts_query=parsed.fts5())
-        )
+    key = fts.c.rowid
+    source = fts
+
+    def match(self, parsed: ParsedQuery) -> sa.ColumnElement[bool]:
+        return sa.text(f"{FTS_TABLE} MATCH :fts_query").bindparams(fts_query=parsed.fts5())  # type: ignore[return-value]
 
     def rank(self, parsed: ParsedQuery) -> sa.ColumnElement[float]:
         return -sa.func.bm25(sa.literal_column(FTS_TABLE), *(sa.literal(w) for w in self.weights))
@@ -391,67 +421,7 @@ class _SQLite:
         inner = sa.text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :fts_phrase").bindparams(
             fts_phrase=phrase.fts5()
         )
-        return sa.case((SearchDocument.statement_id.in_(inner.columns(sa.column("rowid", sa.Integer))), 1), else_=0)
-
-    def search(
-        self, query: ParsedQuery, filters: SearchFilters, *, page: int, per_page: int, now: datetime | None
-    ) -> SearchPage:
-        """search_public() on SQLite, driven by the FTS5 index rather than by the statements.
-
-        The index holds approved statements only (index_statement keeps it so on every
-        decision), so what may be shown is the index minus statements under embargo (a few,
-        found through ix_statements_publish_at) and, with filters, within the filtered ids.
-        Counting is then a walk of the index's doclists. Ranking computes bm25 per match, so
-        when more than RANK_WINDOW statements match, the RANK_WINDOW newest of them are ranked
-        (bm25 still weighs words by the whole index): a query matching most of the record
-        stays fast, and more words or a filter narrow it. Every result is loaded through
-        public_statements() again, so nothing unpublished can appear even if the index were stale.
-        """
-        now = now or utcnow()
-        rowid = self.fts.c.rowid
-        conditions: list[sa.ColumnElement[bool]] = [
-            sa.text(f"{FTS_TABLE} MATCH :fts_query").bindparams(fts_query=query.fts5()),
-            rowid.not_in(sa.select(Statement.id).where(Statement.publish_at > now)),
-        ]
-        if filters.any:
-            conditions.append(
-                rowid.in_(apply_filters(public_statements(now).order_by(None), filters).with_only_columns(Statement.id))
-            )
-        total = db.session.scalar(sa.select(sa.func.count()).select_from(self.fts).where(*conditions)) or 0
-        if total == 0:
-            return SearchPage(query, filters, [], 0, page, per_page)
-        if total > RANK_WINDOW:
-            floor = db.session.scalar(
-                sa.select(rowid).where(*conditions).order_by(rowid.desc()).limit(1).offset(RANK_WINDOW - 1)
-            )
-            conditions.append(rowid >= floor)
-        bm25 = sa.func.bm25(sa.literal_column(FTS_TABLE), *(sa.literal(w) for w in self.weights))
-        adjacent: sa.ColumnElement[int] = sa.literal(0)
-        phrase = query.adjacent()
-        if phrase is not None:
-            inner = sa.text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :fts_phrase").bindparams(
-                fts_phrase=phrase.fts5()
-            )
-            adjacent = sa.case((rowid.in_(inner.columns(sa.column("rowid", sa.Integer))), 1), else_=0)
-        rows = db.session.execute(
-            sa.select(rowid.label("id"), (-bm25).label("rank"), adjacent.label("adjacent"))
-            .where(*conditions)
-            .order_by(adjacent.desc(), bm25, rowid.desc())
-            .limit(per_page)
-            .offset((page - 1) * per_page)
-        ).all()
-        ids = [row.id for row in rows]
-        visible = set(
-            db.session.scalars(public_statements(now).order_by(None).with_only_columns(Statement.id).where(Statement.id.in_(ids)))
-        )
-        rows = [row for row in rows if row.id in visible]
-        statements = _load([row.id for row in rows])
-        snippets = self.snippets([row.id for row in rows], query)
-        results = [
-            SearchResult(statements[row.id], float(row.rank or 0), highlight(snippets.get(row.id, "")), bool(row.adjacent))
-            for row in rows
-        ]
-        return SearchPage(query, filters, results, total, page, per_page)
+        return sa.case((self.key.in_(inner.columns(sa.column("rowid", sa.Integer))), 1), else_=0)
 
     def snippets(self, ids: Sequence[int], parsed: ParsedQuery) -> dict[int, str]:
         if not ids:

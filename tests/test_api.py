@@ -352,6 +352,7 @@ def test_listing_is_newest_first_with_links_and_meta(app: Flask, client: FlaskCl
         "sort": "date",
         "q": None,
         "total": None,
+        "more": None,
         "filters": dict.fromkeys(("session", "area", "panel", "organisation", "organisation_kind", "language", "kind")),
     }
     # A listing item is the statement's own data without the files, and no search part.
@@ -468,6 +469,7 @@ def test_search_ranks_the_title_match_first(client: FlaskClient, corpus) -> None
     assert set(ids(body)) == {corpus.alternatives, corpus.labour, corpus.joint}
     assert [item["search"]["rank"] for item in body["data"]] == [1, 2, 3]
     assert body["meta"]["total"] == 3
+    assert body["meta"]["more"] is False
 
 
 def test_search_combines_with_filters_and_excludes(app: Flask, client: FlaskClient, corpus) -> None:

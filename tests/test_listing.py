@@ -136,7 +136,12 @@ def test_listing_cursor_of_another_sort_is_refused(app: Flask, corpus: dict[str,
 
 @pytest.mark.parametrize(
     "cursor",
-    ["", "%%%", "bm90IGpzb24", "W10", "eyJzIjoiZGF0ZSIsImsiOlsiMjAxNyIsMV19", "eyJzIjoiZGF0ZSIsImsiOlt0cnVlLDFdfQ", "a" * 600],
+    [
+        listing.encode_cursor({"s": "date", "k": ["0001-01-01T00:00:00+05:00", 1]}),
+        listing.encode_cursor({"s": "organisation", "k": ["Mexico\ud800", "2017-05-08T00:00:00", 1]}),
+        listing.encode_cursor({"s": "organisation", "k": ["Mex\x00ico", "2017-05-08T00:00:00", 1]}),
+        listing.encode_cursor({"s": "date", "k": ["2017-05-08T00:00:00", 2**40]}),
+        "", "%%%", "bm90IGpzb24", "W10", "eyJzIjoiZGF0ZSIsImsiOlsiMjAxNyIsMV19", "eyJzIjoiZGF0ZSIsImsiOlt0cnVlLDFdfQ", "a" * 600],
 )
 def test_listing_tampered_cursor_is_an_invalid_parameter(app: Flask, corpus: dict[str, str], cursor: str) -> None:
     with app.app_context():

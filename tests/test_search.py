@@ -511,7 +511,7 @@ def test_reindex_records_files_missing_from_the_store(app, runner, corpus):
 def test_postgres_search_uses_the_gin_index(app, corpus):
     """One constant tsquery per language configuration, so every branch can use the index."""
     with app.app_context():
-        query = search._POSTGRES.matching(sa.select(SearchDocument.statement_id), search.parse_query("detention -children"))
+        query = sa.select(SearchDocument.statement_id).where(search._POSTGRES.match(search.parse_query("detention -children")))
         compiled = query.compile(db.engine, compile_kwargs={"literal_binds": True})
         with db.engine.connect() as conn:
             conn.exec_driver_sql("SET enable_seqscan = off")
@@ -528,17 +528,24 @@ def test_sqlite_fts_table_follows_the_index_rows(app, corpus):
 
 
 
-def test_sqlite_ranking_window_ranks_the_newest_matches_and_counts_all(app, corpus, monkeypatch):
-    """With more matches than RANK_WINDOW, SQLite ranks the newest RANK_WINDOW of them (by
-    statement id) and still counts every match; PostgreSQL ranks them all."""
+def test_search_window_ranks_the_newest_matches_and_says_there_are_more(app, corpus, monkeypatch):
+    """With more matches than MATCH_WINDOW, the newest MATCH_WINDOW (by statement id) are
+    ranked and counted, and the page says more match."""
+    q = "migrants OR migrant OR migration OR detention"
     with app.app_context():
-        everything = search.search_public("migrants OR migrant OR migration OR detention", per_page=50)
-        monkeypatch.setattr(search, "RANK_WINDOW", 2)
-        windowed = search.search_public("migrants OR migrant OR migration OR detention", per_page=50)
-        postgres = db.engine.dialect.name == "postgresql"
-    assert everything.total > 2 and windowed.total == everything.total
+        everything = search.search_public(q, per_page=50)
+        monkeypatch.setattr(search, "MATCH_WINDOW", 2)
+        windowed = search.search_public(q, per_page=50)
+        second = search.search_public(q, per_page=1, page=2)
+    assert everything.total > 2 and not everything.more
     newest_two = sorted((r.statement.id for r in everything.results), reverse=True)[:2]
-    if postgres:
-        assert [r.statement.id for r in windowed.results] == [r.statement.id for r in everything.results]
-    else:
-        assert sorted(r.statement.id for r in windowed.results) == sorted(newest_two)
+    assert (windowed.total, windowed.more) == (2, True)
+    assert sorted(r.statement.id for r in windowed.results) == sorted(newest_two)
+    assert second.results[0].statement.id in newest_two and second.pages == 2
+
+
+def test_search_page_says_when_more_match_than_are_ranked(app, client, corpus, monkeypatch):
+    monkeypatch.setattr(search, "MATCH_WINDOW", 2)
+    html = client.get("/search?q=migrants+OR+migrant+OR+migration+OR+detention").get_data(as_text=True)
+    assert "More than 2 statements match" in html
+    assert "The 2 most recent of them are shown" in html

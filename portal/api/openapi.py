@@ -404,8 +404,17 @@ def _schemas() -> dict[str, Any]:
                             {
                                 "type": "integer",
                                 "minimum": 0,
-                                "description": "With `q`: how many statements match (the first "
-                                f"{listing.MAX_SEARCH_RESULTS} can be paged through). Null without `q`.",
+                                "description": "With `q`: how many statements match, counted up to "
+                                f"{search.MATCH_WINDOW} (see `more`); the first {listing.MAX_SEARCH_RESULTS} can "
+                                "be paged through. Null without `q`.",
+                            }
+                        ),
+                        "more": _nullable(
+                            {
+                                "type": "boolean",
+                                "description": f"With `q`: true when more than {search.MATCH_WINDOW} statements "
+                                f"match; then the {search.MATCH_WINDOW} newest of them are ranked and listed, and "
+                                "more words, a phrase or a filter narrow the search. Null without `q`.",
                             }
                         ),
                         "filters": filters,

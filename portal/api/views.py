@@ -123,6 +123,7 @@ def statements() -> Response:
                 "sort": page.sort,
                 "q": params.q or None,
                 "total": page.total,
+                "more": page.more,
                 "filters": _filters(params.filters),
             },
         }
@@ -136,6 +137,7 @@ class _Page:
     previous: str | None
     sort: str
     total: int | None = None
+    more: bool | None = None
 
 
 def _listed(params: listing.Params) -> _Page:
@@ -153,7 +155,7 @@ def _searched(params: listing.Params) -> _Page:
         item = serialize.statement_summary(hit.statement)
         item["search"] = serialize.search_match(position, hit.snippet)
         data.append(item)
-    return _Page(data, next_cursor, previous_cursor, "relevance", result.total)
+    return _Page(data, next_cursor, previous_cursor, "relevance", result.total, result.more)
 
 
 @contextmanager
