@@ -216,7 +216,11 @@ def list_public(
         name = "before" if reverse else "after"
         position = _position(decode_cursor(before if reverse else after or "", name), keys, shape, name)
 
-    query = search.apply_filters(public_statements(now).order_by(None), filters).join(Statement.organisation)
+    query = search.apply_filters(public_statements(now).order_by(None), filters)
+    if grouped or sort is Sort.ORGANISATION:
+        # Only these orders need the organisation; without the join, a listing by date reads
+        # an index on (…, status, published_at) in order and stops after one page.
+        query = query.join(Statement.organisation)
     if grouped:
         query = query.join(statement_areas, statement_areas.c.statement_id == Statement.id).join(
             Area, Area.id == statement_areas.c.area_id

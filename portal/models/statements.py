@@ -138,6 +138,11 @@ class Statement(Base):
         sa.Index("ix_statements_status_submitted", "status", "submitted_at"),
         # The latest embargo that has ended is part of the public revision (portal/cache.py).
         sa.Index("ix_statements_publish_at", "publish_at"),
+        # Public listings (portal/listing.py): every session by date, and the session page's counts.
+        sa.Index("ix_statements_status_published", "status", "published_at", "id"),
+        sa.Index(
+            "ix_statements_session_status_organisation", "session_id", "status", "organisation_id", "panel_id", "publish_at"
+        ),
     )
 
     @property
