@@ -150,4 +150,6 @@ def from_env(instance_path: str | Path, env: Mapping[str, str] | None = None) ->
         # Seconds a worker reuses the public revision before asking the database again (0: every
         # request asks). Commits in the same worker are seen at once; other workers' within this.
         "PORTAL_REVISION_TTL": _float(env, "PORTAL_REVISION_TTL", 1.0),
+        # Session-page counts and organisation lists kept per worker for the current revision.
+        "PORTAL_PUBLIC_MEMO_SIZE": _int(env, "PORTAL_PUBLIC_MEMO_SIZE", 256, allow_zero=True),
     }

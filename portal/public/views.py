@@ -206,7 +206,7 @@ def public_memo(key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
     memo = current_app.extensions.get("portal.public_memo")
     if memo is None:
         memo = current_app.extensions.setdefault(
-            "portal.public_memo", PublicMemo(current_app.config.get("PORTAL_PUBLIC_MEMO_SIZE", 256))
+            "portal.public_memo", PublicMemo(current_app.config["PORTAL_PUBLIC_MEMO_SIZE"])
         )
     return memo.get_or_compute((current_revision().token, *key), compute)
 
