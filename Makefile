@@ -38,7 +38,7 @@ run: demo
 	$(DEV_ENV) $(BIN)/flask --app portal run --host 127.0.0.1 --port 5000
 
 test: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
