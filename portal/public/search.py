@@ -15,6 +15,7 @@ from portal import queries, search
 from portal.enums import Language, OrganisationKind, StatementKind
 from portal.extensions import db
 from portal.models import Area, MeetingSession, Organisation, Statement
+from portal.public.views import public_memo
 
 bp = Blueprint("search", __name__)
 
@@ -58,23 +59,11 @@ class SearchForm(FlaskForm):
 
     def __init__(self, args: Any) -> None:
         super().__init__(formdata=args)
-        sessions = list(db.session.scalars(sa.select(MeetingSession).order_by(MeetingSession.number)))
-        self.session.choices = [SelectChoice("", "Any session")] + [
-            SelectChoice(s.id, f"Session {s.number}: {s.short_title}") for s in sessions
-        ]
-        areas = db.session.execute(
-            sa.select(Area, MeetingSession.number).join(Area.meeting_session).order_by(MeetingSession.number, Area.position)
-        ).all()
-        self.area.choices = [SelectChoice("", "Any area")] + [
-            SelectChoice(a.id, f"Session {number}: {a.code}. {a.title}") for a, number in areas
-        ]
-        # Only organisations with something published: the list stays short and reveals nothing.
-        published = queries.public_statements().order_by(None).with_only_columns(Statement.organisation_id)
-        organisations = db.session.scalars(
-            sa.select(Organisation).where(Organisation.id.in_(published)).order_by(Organisation.name)
-        )
+        sessions, areas, organisations = public_memo(("search-form-choices",), _choices)
+        self.session.choices = [SelectChoice("", "Any session")] + [SelectChoice(i, label) for i, label in sessions]
+        self.area.choices = [SelectChoice("", "Any area")] + [SelectChoice(i, label) for i, label in areas]
         self.organisation.choices = [SelectChoice("", "Any organisation")] + [
-            SelectChoice(o.id, o.name) for o in organisations
+            SelectChoice(i, label) for i, label in organisations
         ]
 
     def filters(self) -> search.SearchFilters:
@@ -90,6 +79,28 @@ class SearchForm(FlaskForm):
     def active(self) -> dict[str, str]:
         """The fields in use, as query arguments (for pagination links)."""
         return {f.name: str(f.raw_data[0]) for f in self if f.raw_data and str(f.raw_data[0]).strip()}
+
+
+def _choices() -> tuple[list[tuple[int, str]], list[tuple[int, str]], list[tuple[int, str]]]:
+    """The form's sessions, areas and organisations (those with something published: the list
+    stays short and reveals nothing), as (id, label). Kept per public revision by public_memo:
+    the organisations query reads every published statement."""
+    sessions = [
+        (s.id, f"Session {s.number}: {s.short_title}")
+        for s in db.session.scalars(sa.select(MeetingSession).order_by(MeetingSession.number))
+    ]
+    areas = [
+        (a.id, f"Session {number}: {a.code}. {a.title}")
+        for a, number in db.session.execute(
+            sa.select(Area, MeetingSession.number).join(Area.meeting_session).order_by(MeetingSession.number, Area.position)
+        )
+    ]
+    published = queries.public_statements().order_by(None).with_only_columns(Statement.organisation_id)
+    organisations = [
+        (o.id, o.name)
+        for o in db.session.scalars(sa.select(Organisation).where(Organisation.id.in_(published)).order_by(Organisation.name))
+    ]
+    return sessions, areas, organisations
 
 
 def _page_arg() -> int:
