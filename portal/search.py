@@ -276,9 +276,10 @@ def search_public(
     if not newest:
         return empty
     more = len(newest) > MATCH_WINDOW
+    floor = newest[MATCH_WINDOW - 1] if more else newest[-1]  # the oldest statement ranked
     if more:
-        conditions.append(key >= newest[MATCH_WINDOW - 1])
-    adjacent = backend.adjacent(query)
+        conditions.append(key >= floor)
+    adjacent = backend.adjacent(query, floor)
     rank = backend.rank(query)
     rows = db.session.execute(
         sa.select(key.label("id"), rank.label("rank"), adjacent.label("adjacent"))
@@ -373,7 +374,8 @@ class _Postgres:
         tsquery = sa.func.websearch_to_tsquery(self._row_config(), parsed.websearch())
         return sa.func.ts_rank(self.tsv, tsquery, 1)  # 1: divided by 1 + log(length)
 
-    def adjacent(self, parsed: ParsedQuery) -> sa.ColumnElement[int]:
+    def adjacent(self, parsed: ParsedQuery, floor: int) -> sa.ColumnElement[int]:
+        """1 where the query's words stand side by side (tested per ranked row)."""
         phrase = parsed.adjacent()
         if phrase is None:
             return sa.literal(0)
@@ -414,13 +416,15 @@ class _SQLite:
     def rank(self, parsed: ParsedQuery) -> sa.ColumnElement[float]:
         return -sa.func.bm25(sa.literal_column(FTS_TABLE), *(sa.literal(w) for w in self.weights))
 
-    def adjacent(self, parsed: ParsedQuery) -> sa.ColumnElement[int]:
+    def adjacent(self, parsed: ParsedQuery, floor: int) -> sa.ColumnElement[int]:
+        """1 where the query's words stand side by side: the phrase's matches among statements
+        from `floor` on (the ranked ones), not across the whole index."""
         phrase = parsed.adjacent()
         if phrase is None:
             return sa.literal(0)
-        inner = sa.text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :fts_phrase").bindparams(
-            fts_phrase=phrase.fts5()
-        )
+        inner = sa.text(
+            f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :fts_phrase AND rowid >= :adjacent_floor"
+        ).bindparams(fts_phrase=phrase.fts5(), adjacent_floor=floor)
         return sa.case((self.key.in_(inner.columns(sa.column("rowid", sa.Integer))), 1), else_=0)
 
     def snippets(self, ids: Sequence[int], parsed: ParsedQuery) -> dict[int, str]:
