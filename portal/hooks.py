@@ -44,6 +44,11 @@ def init_app(app: Flask) -> None:
             n /= 1024  # type: ignore[assignment]
         return str(n)
 
+    @app.template_filter("number")
+    def format_number(n: int) -> str:
+        """12,345: counts are read more easily with thousands separated."""
+        return f"{n:,}"
+
     @app.template_filter("date")
     def format_date(value: Any) -> str:
         return "" if value is None else f"{value.day} {value:%B %Y}"

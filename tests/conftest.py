@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +23,7 @@ from werkzeug.test import TestResponse
 from portal import create_app
 from portal.extensions import db
 from portal.models import Base, User, normalise_email
-from tests import factories
+from tests import factories, pgdb
 
 PG_URL = os.environ.get("PORTAL_TEST_DATABASE_URL", "").strip()
 BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
@@ -62,17 +61,8 @@ def pg_url() -> Iterator[str]:
     """
     if not PG_URL:
         pytest.skip("PORTAL_TEST_DATABASE_URL is not set")
-    server = sa.make_url(PG_URL)
-    name = f"portal_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with pgdb.private_database(PG_URL, "portal_test") as url:
+        yield url
 
 
 def _reset_postgres(app: Flask) -> None:

@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import html
 import io
-import os
 import re
 import shutil
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -42,7 +40,7 @@ from portal.enums import Language, MembershipStatus, StatementStatus
 from portal.extensions import db
 from portal.models import AuditEvent, Base, Statement, StatementVersion, User, utcnow
 from portal.storage import get_store
-from tests import factories
+from tests import factories, pgdb
 from tests.conftest import BACKENDS, PG_URL, csrf_from, csrf_token, login, make_app, truncate
 
 S = StatementStatus
@@ -300,17 +298,8 @@ def private_database(backend: str, tmp_path: Path) -> Iterator[str]:
     if backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'access.db'}"
         return
-    server = sa.make_url(PG_URL)
-    name = f"portal_access_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with pgdb.private_database(PG_URL, "portal_access") as url:
+        yield url
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from portal.extensions import db
 from portal.models import Base
 from portal.models.search import include_in_autogenerate
 from tests.conftest import PG_URL, make_app
+from tests import pgdb
 
 
 @pytest.fixture
@@ -24,17 +23,8 @@ def empty_database_url(backend: str, tmp_path: Path) -> Iterator[str]:
     if backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
-    server = sa.make_url(PG_URL)
-    name = f"portal_migrate_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with pgdb.private_database(PG_URL, "portal_migrate") as url:
+        yield url
 
 
 def _check_constraints(engine: sa.Engine) -> set[tuple[str, str]]:

@@ -91,6 +91,7 @@ sys.path.insert(0, str(HERE))
 import sqlalchemy as sa  # noqa: E402
 
 import corpus  # noqa: E402  (tests/perf/corpus.py)
+from tests import pgdb  # noqa: E402
 from portal import create_app, demo, extract  # noqa: E402
 from portal.enums import FileRole, Language, MembershipStatus, Role, StatementKind, StatementStatus, VersionStatus  # noqa: E402
 from portal.extensions import db  # noqa: E402
@@ -1034,20 +1035,8 @@ def run_backend(backend: str, url: str, workdir: Path, corpus_path: Path, args, 
     return {"backend": backend, "load_seconds": loaded, "timings": timings, "hello": hello, "results": results}
 
 
-@contextlib.contextmanager
 def private_postgres(server_url: str, keep: bool):
-    server = sa.make_url(server_url)
-    name = f"portal_bench_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        if not keep:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    return pgdb.private_database(server_url, "portal_bench", keep=keep)
 
 
 def print_table(runs: list[dict]) -> None:
