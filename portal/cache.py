@@ -15,6 +15,7 @@ import hashlib
 import threading
 import time as monotonic_time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -32,7 +33,7 @@ from portal.extensions import db, limiter
 from portal.models import AuditEvent, MeetingSession, Statement, utcnow
 from portal.models.base import UTCDateTime
 
-__all__ = ["CACHED_ENDPOINTS", "PageCache", "Revision", "current_revision", "init_app", "page_cache"]
+__all__ = ["CACHED_ENDPOINTS", "PageCache", "Revision", "current_revision", "init_app", "page_cache", "public_memo"]
 
 # Public pages whose anonymous rendering is a function of (revision, URL) alone. A name no
 # route has (the API blueprint may not be registered yet) is harmless. Feeds keep their own
@@ -168,34 +169,54 @@ class CachedPage:
 
 
 class PageCache:
-    """A bounded, thread-safe LRU of rendered 200 responses, keyed by (revision token, URL).
+    """A bounded, thread-safe LRU keyed by tuples whose first element is a revision token: the
+    rendered 200 responses (keyed by (revision token, URL)) and public_memo's values.
 
     Entries of an older revision are never asked for again and age out.
     """
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._entries: OrderedDict[tuple[str, str], CachedPage] = OrderedDict()
+        self._entries: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, key: tuple[str, str]) -> CachedPage | None:
+    def get(self, key: tuple[Any, ...]) -> Any:
         with self._lock:
-            page = self._entries.get(key)
-            if page is not None:
+            value = self._entries.get(key)
+            if value is not None:
                 self._entries.move_to_end(key)
-            return page
+            return value
 
-    def put(self, key: tuple[str, str], page: CachedPage) -> None:
+    def put(self, key: tuple[Any, ...], value: Any) -> None:
         if self.size <= 0:
             return
         with self._lock:
-            self._entries[key] = page
+            self._entries[key] = value
             self._entries.move_to_end(key)
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
+
+
+_PUBLIC_MEMO = "portal.public_memo"
+
+
+def public_memo(key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+    """`compute()`, or its value for `key` computed earlier at the same public revision.
+
+    For values computed from public data alone (counts, choice lists): pages of one listing share
+    its counts, so a deep page costs its own rows only. Values must be plain data, never ORM
+    objects (those belong to one request's database session), and never None.
+    """
+    memo: PageCache = current_app.extensions[_PUBLIC_MEMO]
+    full_key = (current_revision().token, *key)
+    value = memo.get(full_key)
+    if value is None:
+        value = compute()
+        memo.put(full_key, value)
+    return value
 
 
 def page_cache(app: Flask | None = None) -> PageCache:
@@ -396,6 +417,7 @@ def init_app(app: Flask) -> None:
     security_headers (registered earlier), which also covers 304s and stored pages."""
     app.extensions[_EXTENSION] = PageCache(app.config["PORTAL_PAGE_CACHE_SIZE"])
     app.extensions[_MEMO] = _RevisionMemo()
+    app.extensions[_PUBLIC_MEMO] = PageCache(app.config["PORTAL_PUBLIC_MEMO_SIZE"])
     app.wsgi_app = PageFront(app.wsgi_app, app)  # type: ignore[method-assign]
     app.before_request(_before)
     app.after_request(_after)

@@ -10,7 +10,7 @@ from functools import lru_cache
 import sqlalchemy as sa
 
 from portal import operations, workflow
-from portal.enums import Language, MembershipStatus, OrganisationKind, Role, StatementKind, StatementStatus
+from portal.enums import FileRole, Language, MembershipStatus, OrganisationKind, Role, StatementKind, StatementStatus
 from portal.extensions import db
 from portal.models import Area, MeetingSession, Organisation, Panel, Statement, User, utcnow
 from portal.storage import get_store
@@ -252,3 +252,25 @@ def make_statement(
             original = make_statement(author, title=f"{title} (the original)")
         workflow.apply(statement, action, actor=decider, note=note, duplicate_of=original)
     return statement
+
+
+def add_version(
+    statement: Statement,
+    author: User,
+    data: bytes,
+    filename: str,
+    language: Language = Language.ENGLISH,
+    role: FileRole = FileRole.ORIGINAL,
+    *,
+    max_bytes: int = 10 * 1024 * 1024,
+) -> None:
+    """A new version of `statement` with one file, through the real operation (a correction
+    of an approved statement goes to review)."""
+    operations.upload_version(
+        statement,
+        author=author,
+        uploads=[operations.Upload(stream=io.BytesIO(data), filename=filename, language=language, role=role)],
+        note="",
+        store=get_store(),
+        max_bytes=max_bytes,
+    )

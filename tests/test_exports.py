@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 import sqlalchemy as sa
 
-from portal import operations, workflow
+from portal import workflow
 from portal.enums import FileRole, Language, Role, StatementStatus
 from portal.exports import COLUMNS, MANIFEST_COLUMNS
 from portal.extensions import db
@@ -50,17 +50,6 @@ def app_config() -> dict[str, object]:
     return {"PORTAL_MAX_UPLOAD_BYTES": 4 * MB, "MAX_CONTENT_LENGTH": 9 * MB}
 
 
-def _upload(statement: Statement, author, data: bytes, filename: str, language: Language, role: FileRole) -> None:
-    operations.upload_version(
-        statement,
-        author=author,
-        uploads=[operations.Upload(stream=io.BytesIO(data), filename=filename, language=language, role=role)],
-        note="",
-        store=get_store(),
-        max_bytes=4 * MB,
-    )
-
-
 @pytest.fixture
 def record(app) -> dict[str, object]:
     """One published statement (original, French translation, annex) with a correction awaiting
@@ -69,10 +58,10 @@ def record(app) -> dict[str, object]:
         people = factories.make_people()
         submitter, moderator = people["submitter"], people["moderator"]
         published = factories.make_statement(submitter, title=PUBLISHED)
-        _upload(published, submitter, FRENCH, "declaration.docx", Language.FRENCH, FileRole.TRANSLATION)
-        _upload(published, submitter, ANNEX, "annexe.txt", Language.FRENCH, FileRole.ANNEX)
+        factories.add_version(published, submitter, FRENCH, "declaration.docx", Language.FRENCH, FileRole.TRANSLATION, max_bytes=4 * MB)
+        factories.add_version(published, submitter, ANNEX, "annexe.txt", Language.FRENCH, FileRole.ANNEX, max_bytes=4 * MB)
         workflow.apply(published, "approve", actor=moderator)
-        _upload(published, submitter, CORRECTION, "corrected.pdf", Language.ENGLISH, FileRole.ORIGINAL)
+        factories.add_version(published, submitter, CORRECTION, "corrected.pdf", Language.ENGLISH, FileRole.ORIGINAL, max_bytes=4 * MB)
         assert published.pending_correction is not None
         hidden = [factories.make_statement(submitter, title=title, status=status, moderator=moderator) for status, title in HIDDEN.items()]
         embargoed = factories.make_statement(submitter, title=EMBARGOED)

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import re
 from datetime import date, timedelta
 from html import unescape
@@ -16,11 +15,10 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from portal import operations, workflow
+from portal import workflow
 from portal.enums import FileRole, Language, OrganisationKind, Role, StatementKind, StatementStatus
 from portal.extensions import db
 from portal.models import Organisation, Statement, User, utcnow
-from portal.storage import get_store
 from tests import factories
 from tests.conftest import login
 
@@ -52,17 +50,6 @@ def day(value: date) -> str:
     return f"{value.day} {value:%B %Y}"
 
 
-def _upload(statement: Statement, author: User, data: bytes, filename: str, language: Language, role: FileRole) -> None:
-    operations.upload_version(
-        statement,
-        author=author,
-        uploads=[operations.Upload(stream=io.BytesIO(data), filename=filename, language=language, role=role)],
-        note="",
-        store=get_store(),
-        max_bytes=10 * 1024 * 1024,
-    )
-
-
 @pytest.fixture
 def world(app: Flask) -> SimpleNamespace:
     """A published statement with a tricky title (PDF), a joint one corrected to version 2 with a
@@ -85,11 +72,11 @@ def world(app: Flask) -> SimpleNamespace:
         joint.cosignatories = [peru, factories.org("CHE")]
         workflow.apply(joint, "approve", actor=moderator)
         translation, annex, corrected = b"Traduccion del texto", b"Annex with figures " * 100, factories.docx_bytes("Corrected")
-        _upload(joint, member, corrected, "joint-v2.docx", Language.ENGLISH, FileRole.ORIGINAL)
+        factories.add_version(joint, member, corrected, "joint-v2.docx", Language.ENGLISH, FileRole.ORIGINAL)
         workflow.apply(joint, "approve_correction", actor=moderator)
-        _upload(joint, member, translation, "es.txt", Language.SPANISH, FileRole.TRANSLATION)
+        factories.add_version(joint, member, translation, "es.txt", Language.SPANISH, FileRole.TRANSLATION)
         workflow.apply(joint, "approve_correction", actor=moderator)
-        _upload(joint, member, annex, "annex.txt", Language.ENGLISH, FileRole.ANNEX)
+        factories.add_version(joint, member, annex, "annex.txt", Language.ENGLISH, FileRole.ANNEX)
         workflow.apply(joint, "approve_correction", actor=moderator)
 
         pending = factories.make_statement(member, title="Pending & \"quoted\"", status=S.SUBMITTED)
@@ -233,7 +220,7 @@ def test_statement_permalink_is_stable_across_corrections(app: Flask, client: Fl
         statement = db.session.scalar(sa.select(Statement).where(Statement.public_id == world.tricky))
         member = db.session.scalar(sa.select(User).where(User.email == MEMBER))
         moderator = db.session.scalar(sa.select(User).where(User.email == MODERATOR))
-        _upload(statement, member, factories.pdf_bytes("Corrected"), "v2.pdf", Language.ENGLISH, FileRole.ORIGINAL)
+        factories.add_version(statement, member, factories.pdf_bytes("Corrected"), "v2.pdf", Language.ENGLISH, FileRole.ORIGINAL)
         workflow.apply(statement, "approve_correction", actor=moderator)
         db.session.commit()
 

@@ -15,7 +15,7 @@ from portal import queries, search
 from portal.enums import Language, OrganisationKind, StatementKind
 from portal.extensions import db
 from portal.models import Area, MeetingSession, Organisation, Statement
-from portal.public.views import public_memo
+from portal.cache import public_memo
 
 bp = Blueprint("search", __name__)
 

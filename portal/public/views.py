@@ -6,9 +6,6 @@ its history) and moderators (its history); `render_statement` builds it for both
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
@@ -22,7 +19,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from portal import audit, listing, operations, queries, search, workflow
-from portal.cache import current_revision
+from portal.cache import public_memo
 from portal.enums import OrganisationKind, OrganisationStatus, StatementKind, VersionStatus
 from portal.extensions import db
 from portal.models import (
@@ -173,42 +170,6 @@ def _organisation_choices(meeting_session: MeetingSession, requested: str) -> li
             if extra is not None:
                 organisations = sorted([*organisations, (extra.id, extra.name)], key=lambda o: o[1])
     return organisations
-
-
-class PublicMemo:
-    """A small LRU of values computed from public data alone (counts, choice lists), each kept
-    for one public revision (portal.cache.current_revision: it changes with any audited change,
-    an embargo ending or a submission window opening or closing). Pages of one listing share
-    its counts, so a deep page costs its own rows only. Values must be plain data, never ORM
-    objects (those belong to one request's database session)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._entries: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get_or_compute(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
-        with self._lock:
-            if key in self._entries:
-                self._entries.move_to_end(key)
-                return self._entries[key]
-        value = compute()
-        if self.size > 0:
-            with self._lock:
-                self._entries[key] = value
-                while len(self._entries) > self.size:
-                    self._entries.popitem(last=False)
-        return value
-
-
-def public_memo(key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
-    """`compute()`, or its value for `key` computed earlier at the same public revision."""
-    memo = current_app.extensions.get("portal.public_memo")
-    if memo is None:
-        memo = current_app.extensions.setdefault(
-            "portal.public_memo", PublicMemo(current_app.config["PORTAL_PUBLIC_MEMO_SIZE"])
-        )
-    return memo.get_or_compute((current_revision().token, *key), compute)
 
 
 def _report(form: SessionFilterForm, exc: listing.InvalidParameter, page_errors: list[str]) -> None:

@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 import sqlalchemy as sa  # noqa: E402
 
 from portal import demo  # noqa: E402
+from tests import pgdb  # noqa: E402
 from portal.enums import (  # noqa: E402
     FileRole,
     Language,
@@ -314,19 +315,8 @@ def run(backend: str, url: str, workdir: Path, requests: int, smtp_port: int | N
         db.engine.dispose()
 
 
-@contextlib.contextmanager
 def private_postgres(server_url: str):
-    server = sa.make_url(server_url)
-    name = f"portal_bench_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    return pgdb.private_database(server_url, "portal_bench")
 
 
 def main() -> None:
