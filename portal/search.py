@@ -1,8 +1,9 @@
 """Full-text search of published statements: the index and the one public search query.
 
 The only module that speaks either backend's full-text dialect: SQLite FTS5 (porter
-stemmer, bm25, snippet) and PostgreSQL (tsvector per statement language, GIN index,
-websearch_to_tsquery, ts_rank, ts_headline). The index holds the text of each approved
+stemmer, bm25, snippet) and PostgreSQL (tsvector per statement language, a partial GIN
+index per language, websearch_to_tsquery, ts_rank; passages marked by passages() around
+the words as each language stems them). The index holds the text of each approved
 statement's published version only; whether a row may be shown is decided at query time
 by portal.queries.public_statements(), so status and embargo can never leak. Flushes;
 never commits.
@@ -10,14 +11,18 @@ never commits.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from markupsafe import Markup, escape
-from sqlalchemy.dialects.postgresql import REGCONFIG
+from sqlalchemy.dialects.postgresql import ARRAY, REGCONFIG
 from sqlalchemy.orm import selectinload
 
 from portal.enums import Language, OrganisationKind, StatementKind, StatementStatus
@@ -32,7 +37,7 @@ from portal.models import (
     statement_areas,
     utcnow,
 )
-from portal.models.search import FTS_TABLE, TSV_COLUMN
+from portal.models.search import FTS_TABLE, TSV_COLUMN, TSV_CONFIGS
 from portal.queries import involving, public_statements
 
 # PostgreSQL text search configuration per statement language (snowball stemmers where
@@ -45,7 +50,7 @@ LANGUAGE_CONFIGS: dict[Language, str] = {
     Language.ARABIC: "arabic",
     Language.CHINESE: "simple",
 }
-CONFIGS: tuple[str, ...] = tuple(sorted(set(LANGUAGE_CONFIGS.values())))
+CONFIGS: tuple[str, ...] = TSV_CONFIGS  # each has its index; a test checks they cover LANGUAGE_CONFIGS
 
 MAX_QUERY_LENGTH = 500
 MAX_TERMS = 24
@@ -53,13 +58,18 @@ MAX_PHRASE_WORDS = 16
 # Text indexed per statement: a long statement is some 100,000 characters; the cap keeps
 # any tsvector well under PostgreSQL's 1 MB limit, so indexing can never fail an approval.
 MAX_INDEXED_CHARS = 250_000
-# Text of each result that the snippet is taken from (ts_headline reads all it is given).
+# Text of each result that the snippet is taken from.
 HEADLINE_CHARS = 100_000
 # When more statements match a query than this, the newest this many are ranked (and the
 # count says "more than"): ranking computes a score per match, which for a word found in
-# most of 100,000 statements costs far more than the 50 ms a search may take. More words,
-# a phrase or a filter narrow the matches; the API pages no deeper than this either.
-MATCH_WINDOW = 1_000
+# most of 100,000 statements costs far more than the 50 ms a search may take (on
+# PostgreSQL each score reads a 4 KB tsvector: 1,000 of them took some 10 ms, and the
+# newest 1,000 matches as long again). More words, a phrase or a filter narrow the
+# matches; the API pages no deeper than this either.
+MATCH_WINDOW = 250
+# PostgreSQL: the newest statements tested one by one for a match before the index is asked
+# for all of them (see _Postgres.newest).
+PROBE_ROWS = 1_500
 SNIPPET_TOKENS = 30
 # Highlight markers: control characters, which extracted text never contains
 # (portal.extract.clean_text), so the text cannot forge a highlight.
@@ -118,6 +128,24 @@ class ParsedQuery:
         for term in self.excluded:
             expression = f"({expression} NOT {term.fts5()})"
         return expression
+
+    @property
+    def has_phrases(self) -> bool:
+        """Whether any term is a phrase: testing a phrase needs word positions, which an
+        inverted index without them (PostgreSQL's GIN) cannot answer by itself."""
+        return any(t.is_phrase for g in self.groups for t in g) or any(t.is_phrase for t in self.excluded)
+
+    def relaxed_tsquery(self) -> str:
+        """The query for PostgreSQL's to_tsquery with each phrase loosened to its words (all
+        present, anywhere) and phrase exclusions left out: it matches every statement the
+        query matches and more, and a GIN index answers it exactly. Each word is quoted,
+        and words are runs of letters and digits, so no input is read as syntax."""
+        def words(term: Term) -> str:
+            return "(" + " & ".join(f"'{w}'" for w in term.words) + ")"
+
+        parts = ["(" + " | ".join(words(t) for t in group) + ")" for group in self.groups]
+        parts += [f"!'{t.words[0]}'" for t in self.excluded if not t.is_phrase]
+        return " & ".join(parts)
 
     def adjacent(self) -> Term | None:
         """The plain words of a query like `alternatives to detention` as one phrase: results
@@ -262,33 +290,16 @@ def search_public(
     backend: _Postgres | _SQLite = _POSTGRES if db.engine.dialect.name == "postgresql" else _SQLITE
     now = now or utcnow()
     key = backend.key
-    conditions: list[sa.ColumnElement[bool]] = [
-        backend.match(query),
-        # The index holds approved statements only (index_statement keeps it so on every
-        # decision); of those, the ones under embargo are not public yet.
-        key.not_in(sa.select(Statement.id).where(Statement.publish_at > now)),
-    ]
+    # The index holds approved statements only (index_statement keeps it so on every
+    # decision); of those, the ones under embargo are not public yet.
+    conditions: list[sa.ColumnElement[bool]] = [key.not_in(sa.select(Statement.id).where(Statement.publish_at > now))]
     if filters.any:
         conditions.append(key.in_(base.with_only_columns(Statement.id)))
-    newest = list(db.session.scalars(
-        sa.select(key).select_from(backend.source).where(*conditions).order_by(key.desc()).limit(MATCH_WINDOW + 1)
-    ))
+    newest = backend.newest(query, conditions, MATCH_WINDOW + 1)
     if not newest:
         return empty
     more = len(newest) > MATCH_WINDOW
-    floor = newest[MATCH_WINDOW - 1] if more else newest[-1]  # the oldest statement ranked
-    if more:
-        conditions.append(key >= floor)
-    adjacent = backend.adjacent(query, floor)
-    rank = backend.rank(query)
-    rows = db.session.execute(
-        sa.select(key.label("id"), rank.label("rank"), adjacent.label("adjacent"))
-        .select_from(backend.source)
-        .where(*conditions)
-        .order_by(adjacent.desc(), rank.desc(), key.desc())
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
+    rows = backend.ranked(query, newest[:MATCH_WINDOW], conditions, per_page, (page - 1) * per_page)
     # Belt and braces: every result passes public_statements() again, so nothing unpublished
     # can appear even if the index were stale.
     ids = [row.id for row in rows]
@@ -343,61 +354,202 @@ def _load(ids: Sequence[int]) -> dict[int, Statement]:
 
 class _Postgres:
     """tsvector per statement language: each language's rows are matched with a tsquery
-    parsed in that language, one constant query per configuration, so the GIN index serves
-    every branch of the OR."""
+    parsed in that language, one constant query per configuration, so each branch of the
+    OR is answered by that configuration's partial GIN index (migration 0007).
 
-    tsv = sa.literal_column(f"search_documents.{TSV_COLUMN}")
+    What costs is reading a statement's tsvector (some 4 KB, out of TOAST): the index finds
+    matches without it, but testing a phrase, ranking and highlighting need it. So the
+    newest matches are found without reading vectors where possible, phrases are tested
+    newest first only until the window is full, and only the window's vectors are ranked.
+    """
 
-    @staticmethod
-    def _row_config() -> sa.ColumnElement:
-        return sa.cast(SearchDocument.config, REGCONFIG)
+    table = SearchDocument.__table__
+    key = table.c.statement_id
+    source = table
 
-    def _per_config(self, function: str, text: str) -> sa.ColumnElement[bool]:
+    def _per_config(self, function: str, text: str, table: sa.TableClause | None = None) -> sa.ColumnElement[bool]:
+        """OR over the configurations of (config = X AND tsv @@ function(X, text)), each
+        configuration a literal, so the planner matches it to X's partial index."""
+        table = self.table if table is None else table
         param = sa.bindparam(None, text, type_=sa.Text, unique=True)
         return sa.or_(
             *(
                 sa.and_(
-                    SearchDocument.config == config,
-                    self.tsv.op("@@")(getattr(sa.func, function)(sa.literal_column(f"'{config}'::regconfig"), param)),
+                    table.c.config == sa.literal_column(f"'{config}'"),
+                    _tsv(table).op("@@")(getattr(sa.func, function)(sa.literal_column(f"'{config}'::regconfig"), param)),
                 )
                 for config in CONFIGS
             )
         )
 
-    key = SearchDocument.__table__.c.statement_id
-    source = SearchDocument.__table__
+    def _by_config(self, make: Callable[[str], sa.ColumnElement], default: Any) -> sa.ColumnElement:
+        """CASE config WHEN X THEN make(X) ...: one constant tsquery per configuration (a
+        tsquery parsed per row in the row's configuration would cost more than the rank)."""
+        return sa.case(
+            *((self.table.c.config == sa.literal_column(f"'{config}'"), make(config)) for config in CONFIGS), else_=default
+        )
+
+    @staticmethod
+    def _tsquery(function: str, config: str, text: str) -> sa.ColumnElement:
+        return getattr(sa.func, function)(sa.literal_column(f"'{config}'::regconfig"), sa.bindparam(None, text, type_=sa.Text, unique=True))
 
     def match(self, parsed: ParsedQuery) -> sa.ColumnElement[bool]:
         return self._per_config("websearch_to_tsquery", parsed.websearch())
 
-    def rank(self, parsed: ParsedQuery) -> sa.ColumnElement[float]:
-        tsquery = sa.func.websearch_to_tsquery(self._row_config(), parsed.websearch())
-        return sa.func.ts_rank(self.tsv, tsquery, 1)  # 1: divided by 1 + log(length)
+    def newest(self, parsed: ParsedQuery, conditions: list[sa.ColumnElement[bool]], limit: int) -> list[int]:
+        """The ids of the newest `limit` statements matching, newest first."""
+        match = self.match(parsed)
+        # 1. The newest PROBE_ROWS statements, tested one by one: a broad query (the common
+        #    case: the words most statements use) fills the window here.
+        floor = db.session.scalar(sa.select(self.key).order_by(self.key.desc()).offset(PROBE_ROWS).limit(1))
+        probe = sa.select(self.key).where(match, *conditions).order_by(self.key.desc()).limit(limit)
+        if floor is None:
+            return list(db.session.scalars(probe))
+        found = list(db.session.scalars(probe.where(self.key > floor)))
+        if len(found) >= limit:
+            return found
+        # 2. Otherwise all matches from the index (exact: no vector read), newest first; a
+        #    query with phrases takes its words' matches from the index and tests the phrase
+        #    on them newest first, stopping when the window is full. The planner's estimates
+        #    for text queries are poor, and a scan that tests every row reads every vector,
+        #    so the index is imposed for this one statement.
+        if not parsed.has_phrases:
+            query = probe
+        else:
+            candidates = (
+                sa.select(self.key.label("id"))
+                .where(self._per_config("to_tsquery", parsed.relaxed_tsquery()), *conditions)
+                .order_by(self.key.desc())
+                .offset(0)  # a fence: sorted first, then tested in that order
+                .subquery("candidates")
+            )
+            other = self.table.alias("tested")
+            test = (
+                sa.select(sa.literal(1).label("ok"))
+                .select_from(other)
+                .where(other.c.statement_id == candidates.c.id, self._per_config("websearch_to_tsquery", parsed.websearch(), other))
+                .offset(0)
+                .lateral("test")
+            )
+            query = (
+                sa.select(candidates.c.id)
+                .select_from(candidates.join(test, sa.true()))
+                .order_by(candidates.c.id.desc())
+                .limit(limit)
+            )
+        with _planner(enable_seqscan="off", enable_indexscan="off", max_parallel_workers_per_gather="0"):
+            return list(db.session.scalars(query))
 
-    def adjacent(self, parsed: ParsedQuery, floor: int) -> sa.ColumnElement[int]:
-        """1 where the query's words stand side by side (tested per ranked row)."""
+    def ranked(
+        self, parsed: ParsedQuery, window: list[int], conditions: list[sa.ColumnElement[bool]], limit: int, offset: int
+    ) -> list[sa.Row]:
+        """One page of the window, best first: the query's words side by side, then ts_rank."""
+        tsv = _tsv(self.table)
+        websearch = parsed.websearch()
+        rank = self._by_config(lambda c: sa.func.ts_rank(tsv, self._tsquery("websearch_to_tsquery", c, websearch), 1), 0.0)
         phrase = parsed.adjacent()
         if phrase is None:
-            return sa.literal(0)
-        return sa.case((self._per_config("phraseto_tsquery", " ".join(phrase.words)), 1), else_=0)
+            adjacent: sa.ColumnElement = sa.literal(0)
+        else:
+            text = " ".join(phrase.words)
+            adjacent = sa.case(
+                (self._by_config(lambda c: tsv.op("@@")(self._tsquery("phraseto_tsquery", c, text)), sa.false()), 1),
+                else_=0,
+            )
+        return db.session.execute(
+            sa.select(self.key.label("id"), rank.label("rank"), adjacent.label("adjacent"))
+            .where(self.key == sa.any_(sa.bindparam("window", window, type_=ARRAY(sa.Integer))))
+            .order_by(adjacent.desc(), rank.desc(), self.key.desc())
+            .limit(limit)
+            .offset(offset)
+        ).all()
 
     def snippets(self, ids: Sequence[int], parsed: ParsedQuery) -> dict[int, str]:
+        """A passage of each statement's text around the query's words, marked. ts_headline
+        would parse and stem every word of every text (some 0.5 ms per statement); instead
+        the query's words are stemmed once per configuration and the text is scanned for
+        words that begin with a stem or with a query word (see passages())."""
         if not ids:
             return {}
-        options = (
-            f'StartSel="{_START}", StopSel="{_STOP}", MaxWords={SNIPPET_TOKENS}, MinWords=12, '
-            'ShortWord=2, MaxFragments=2, FragmentDelimiter=" … "'
-        )
-        headline = sa.func.ts_headline(
-            self._row_config(),
-            sa.func.left(SearchDocument.body, HEADLINE_CHARS),
-            sa.func.websearch_to_tsquery(self._row_config(), parsed.websearch()),
-            options,
-        )
         rows = db.session.execute(
-            sa.select(SearchDocument.statement_id, headline).where(SearchDocument.statement_id.in_(ids))
-        )
-        return {statement_id: text or "" for statement_id, text in rows}
+            sa.select(SearchDocument.statement_id, SearchDocument.config, sa.func.left(SearchDocument.body, HEADLINE_CHARS))
+            .where(SearchDocument.statement_id.in_(ids))
+        ).all()
+        words = sorted({w for group in parsed.groups for term in group for w in term.words})
+        configs = sorted({config for _, config, _ in rows if config in CONFIGS})
+        text = " ".join(words)
+        stems = dict(zip(configs, db.session.execute(
+            sa.select(*(sa.func.tsvector_to_array(sa.func.to_tsvector(sa.literal_column(f"'{c}'::regconfig"), text)) for c in configs))
+        ).one())) if configs and words else {}
+        patterns: dict[str, re.Pattern[str]] = {}
+        out: dict[int, str] = {}
+        for statement_id, config, body in rows:
+            if config not in patterns:
+                patterns[config] = _prefix_pattern(_highlighted(words, stems.get(config) or []))
+            out[statement_id] = passages(body or "", patterns[config])
+        return out
+
+
+def _highlighted(words: Sequence[str], stems: Sequence[str]) -> list[str]:
+    """The stems, and the query's words that have a stem (all but its last letter begins the
+    word: "policy" for 'polici'); a stop word ("to") has none, so it is not marked."""
+    return [*stems, *(w for w in words if any(len(s) > 1 and w.startswith(s[:-1]) for s in stems))]
+
+
+def _prefix_pattern(prefixes: Sequence[str]) -> re.Pattern[str]:
+    """Words beginning with any of `prefixes` (case-insensitive), longest alternative first."""
+    alternatives = sorted({p for p in prefixes if p}, key=len, reverse=True)
+    if not alternatives:
+        return re.compile(r"(?!)")  # matches nothing
+    return re.compile(r"\b(?:" + "|".join(map(re.escape, alternatives)) + r")\w*", re.IGNORECASE)
+
+
+PASSAGE_CHARS = 200  # about SNIPPET_TOKENS words
+MAX_PASSAGES = 2
+
+
+def passages(text: str, pattern: re.Pattern[str]) -> str:
+    """Up to MAX_PASSAGES passages of `text` of about PASSAGE_CHARS each, chosen for holding
+    the most different matching words, in text order, joined by " … ", each match between
+    the _START and _STOP markers; the opening of the text when nothing matches."""
+    hits = [(m.start(), m.end(), m.group().lower()) for m in itertools.islice(pattern.finditer(text), 64)]
+    if not hits:
+        return _widen(text, 0, PASSAGE_CHARS)[2]
+    starts = [h[0] for h in hits]
+    words = [h[2] for h in hits]
+    scored = []
+    for start in starts:
+        begin = max(0, start - PASSAGE_CHARS // 4)
+        end = begin + PASSAGE_CHARS
+        inside = words[bisect.bisect_left(starts, begin) : bisect.bisect_left(starts, end)]
+        scored.append((-len(set(inside)), begin, end))
+    chosen: list[tuple[int, int]] = []
+    for _, begin, end in sorted(scored):
+        if len(chosen) == MAX_PASSAGES:
+            break
+        if all(end <= b or begin >= e for b, e in chosen):
+            chosen.append((begin, end))
+    parts = []
+    for begin, end in sorted(chosen):
+        begin, end, _ = _widen(text, begin, end)
+        piece, at = [], begin
+        for s, e, _ in hits:
+            if begin <= s and e <= end:
+                piece += [text[at:s], _START, text[s:e], _STOP]
+                at = e
+        piece.append(text[at:end])
+        parts.append("".join(piece).strip())
+    return " … ".join(parts)
+
+
+def _widen(text: str, begin: int, end: int) -> tuple[int, int, str]:
+    """[begin, end) moved out to whole words (and whitespace collapsed in the returned text)."""
+    while begin > 0 and not text[begin - 1].isspace():
+        begin -= 1
+    end = min(end, len(text))
+    while end < len(text) and not text[end].isspace():
+        end += 1
+    return begin, end, " ".join(text[begin:end].split())
 
 
 class _SQLite:
@@ -415,6 +567,29 @@ class _SQLite:
 
     def rank(self, parsed: ParsedQuery) -> sa.ColumnElement[float]:
         return -sa.func.bm25(sa.literal_column(FTS_TABLE), *(sa.literal(w) for w in self.weights))
+
+    def newest(self, parsed: ParsedQuery, conditions: list[sa.ColumnElement[bool]], limit: int) -> list[int]:
+        """The ids of the newest `limit` statements matching, newest first (FTS5 reads its
+        doclists in rowid order and stops at the limit)."""
+        return list(db.session.scalars(
+            sa.select(self.key).select_from(self.fts).where(self.match(parsed), *conditions).order_by(self.key.desc()).limit(limit)
+        ))
+
+    def ranked(
+        self, parsed: ParsedQuery, window: list[int], conditions: list[sa.ColumnElement[bool]], limit: int, offset: int
+    ) -> list[sa.Row]:
+        """One page of the window, best first: the query's words side by side, then bm25."""
+        floor = window[-1]  # the oldest statement ranked: the window is every match from it on
+        adjacent = self.adjacent(parsed, floor)
+        rank = self.rank(parsed)
+        return db.session.execute(
+            sa.select(self.key.label("id"), rank.label("rank"), adjacent.label("adjacent"))
+            .select_from(self.fts)
+            .where(self.match(parsed), *conditions, self.key >= floor)
+            .order_by(adjacent.desc(), rank.desc(), self.key.desc())
+            .limit(limit)
+            .offset(offset)
+        ).all()
 
     def adjacent(self, parsed: ParsedQuery, floor: int) -> sa.ColumnElement[int]:
         """1 where the query's words stand side by side: the phrase's matches among statements
@@ -438,6 +613,24 @@ class _SQLite:
             {"start": _START, "stop": _STOP, "tokens": SNIPPET_TOKENS, "fts_query": parsed.fts5(), "ids": list(ids)},
         )
         return {statement_id: text or "" for statement_id, text in rows}
+
+
+def _tsv(table: sa.TableClause) -> sa.ColumnElement:
+    """The tsvector column, which the model does not declare (portal/models/search.py)."""
+    return sa.literal_column(f"{table.name}.{TSV_COLUMN}")
+
+
+@contextmanager
+def _planner(**settings: str) -> Iterator[None]:
+    """PostgreSQL planner settings for the statements run inside, then back as they were
+    (set_config(..., true) lasts at most until the end of the transaction anyway)."""
+    names = list(settings)
+    previous = db.session.execute(sa.select(*(sa.func.current_setting(n) for n in names))).one()
+    db.session.execute(sa.select(*(sa.func.set_config(n, v, True) for n, v in settings.items())))
+    try:
+        yield
+    finally:
+        db.session.execute(sa.select(*(sa.func.set_config(n, v, True) for n, v in zip(names, previous))))
 
 
 _POSTGRES = _Postgres()

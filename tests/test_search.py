@@ -516,7 +516,8 @@ def test_postgres_search_uses_the_gin_index(app, corpus):
         with db.engine.connect() as conn:
             conn.exec_driver_sql("SET enable_seqscan = off")
             plan = "\n".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN {compiled}"))
-    assert "Bitmap Index Scan on ix_search_documents_tsv" in plan, plan
+    assert "Bitmap Index Scan on ix_search_documents_tsv_english" in plan, plan
+    assert "Bitmap Index Scan on ix_search_documents_tsv_french" in plan, plan
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -549,3 +550,72 @@ def test_search_page_says_when_more_match_than_are_ranked(app, client, corpus, m
     html = client.get("/search?q=migrants+OR+migrant+OR+migration+OR+detention").get_data(as_text=True)
     assert "More than 2 statements match" in html
     assert "The 2 most recent of them are shown" in html
+
+
+# --- PostgreSQL: how the newest matches are found, and passages --------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+@pytest.mark.parametrize(
+    "q", ["detention", "detention -children", '"alternatives to detention"', 'migrants OR "unaccompanied children"', "-zzz detention"]
+)
+def test_postgres_search_finds_the_same_from_the_index_as_by_testing_rows(app, corpus, monkeypatch, q):
+    """With PROBE_ROWS at 1 the newest matches come from the index (and, for phrases, from
+    testing the words' matches one by one): the results are the same as testing every row."""
+    tested = found(app, q)
+    monkeypatch.setattr(search, "PROBE_ROWS", 1)
+    from_index = found(app, q)
+    assert tested and from_index == tested
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_postgres_phrase_from_the_index_stops_at_the_window(app, corpus, monkeypatch):
+    q = 'detention OR "unaccompanied children"'
+    everything = found(app, q)
+    monkeypatch.setattr(search, "PROBE_ROWS", 1)
+    monkeypatch.setattr(search, "MATCH_WINDOW", 1)
+    with app.app_context():
+        page = search.search_public(q, per_page=10)
+        # The planner settings imposed for that statement are back as they were.
+        settings = db.session.execute(sa.text("SELECT current_setting('enable_seqscan'), current_setting('enable_indexscan')")).one()
+    assert len(everything) > 1
+    assert page.more and page.total == 1 and len(page.results) == 1
+    newest = max(everything, key=lambda public_id: statement_id(app, public_id))
+    assert page.results[0].statement.public_id == newest
+    assert tuple(settings) == ("on", "on")
+
+
+def statement_id(app, public_id: str) -> int:
+    with app.app_context():
+        return db.session.scalar(sa.select(Statement.id).where(Statement.public_id == public_id))
+
+
+def test_language_configurations_each_have_an_index():
+    assert set(search.LANGUAGE_CONFIGS.values()) <= set(search.CONFIGS)
+
+
+def test_relaxed_query_keeps_words_and_drops_phrase_exclusions():
+    parsed = search.parse_query('"alternatives to detention" OR children -"border control" -camps')
+    assert parsed.has_phrases
+    assert parsed.relaxed_tsquery() == "(('alternatives' & 'to' & 'detention') | ('children')) & !'camps'"
+    assert not search.parse_query("children -camps").has_phrases
+
+
+def test_passages_mark_words_beginning_with_a_stem_around_the_best_place():
+    text = ("Opening words. " * 40) + "Migrants in detention need alternatives; detained migrants wait. " + ("Closing. " * 40)
+    marked = search.passages(text, search._prefix_pattern(["detent", "migrant"]))
+    assert f"{search._START}Migrants{search._STOP} in {search._START}detention{search._STOP}" in marked
+    assert "detained" in marked and f"{search._START}detained" not in marked
+    assert not marked.startswith("Opening words. Opening")
+
+
+def test_passages_without_a_match_give_the_opening_unmarked():
+    marked = search.passages("Alpha beta gamma. " * 50, search._prefix_pattern(["zeta"]))
+    assert marked.startswith("Alpha beta gamma.") and search._START not in marked
+    assert len(marked) <= search.PASSAGE_CHARS + 20
+
+
+def test_highlighted_words_leave_out_stop_words():
+    assert sorted(search._highlighted(["policy", "to", "migrants"], ["polici", "migrant"])) == [
+        "migrant", "migrants", "polici", "policy"
+    ]

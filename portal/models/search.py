@@ -2,8 +2,9 @@
 
 `SearchDocument` holds one row per statement whose published version is indexed; the
 database keeps its full-text structures in step by itself: an FTS5 table with triggers on
-SQLite, a `tsv` column filled by a trigger and a GIN index on PostgreSQL. Those objects
-are created here for `create_all` and by migration 0004, and hidden from autogenerate.
+SQLite, a `tsv` column filled by a trigger and a partial GIN index per language
+configuration on PostgreSQL. Those objects are created here for `create_all` and by
+migrations 0004 and 0007, and hidden from autogenerate.
 """
 
 from __future__ import annotations
@@ -91,7 +92,10 @@ class SearchDocument(Base):
 
 FTS_TABLE = "search_fts"
 TSV_COLUMN = "tsv"
-TSV_INDEX = "ix_search_documents_tsv"
+TSV_INDEX = "ix_search_documents_tsv"  # + "_<config>": one partial GIN index per configuration
+# PostgreSQL text search configurations with an index (portal.search.LANGUAGE_CONFIGS uses
+# these; migration 0007 has a frozen copy).
+TSV_CONFIGS: tuple[str, ...] = ("arabic", "english", "french", "russian", "simple", "spanish")
 
 SEARCH_DDL: dict[str, list[str]] = {
     "sqlite": [
@@ -122,7 +126,12 @@ SEARCH_DDL: dict[str, list[str]] = {
         "RETURN NEW; END $$",
         "CREATE TRIGGER search_documents_tsv BEFORE INSERT OR UPDATE ON search_documents "
         "FOR EACH ROW EXECUTE FUNCTION search_documents_tsv()",
-        f"CREATE INDEX {TSV_INDEX} ON search_documents USING gin ({TSV_COLUMN})",
+        # One partial index per configuration: a search's branch for configuration X
+        # (config = X AND tsv @@ query in X) is answered by X's index alone, exactly.
+        *(
+            f"CREATE INDEX {TSV_INDEX}_{config} ON search_documents USING gin ({TSV_COLUMN}) WHERE config = '{config}'"
+            for config in TSV_CONFIGS
+        ),
     ],
 }
 
@@ -145,6 +154,6 @@ def include_in_autogenerate(obj: Any, name: str | None, type_: str, reflected: b
         return False  # the FTS5 table and its shadow tables (search_fts_data, ...)
     if type_ == "column" and reflected and name == TSV_COLUMN and getattr(obj, "table", None) is not None:
         return obj.table.name != "search_documents"
-    if type_ == "index" and reflected and name == TSV_INDEX:
+    if type_ == "index" and reflected and name and name.startswith(TSV_INDEX):
         return False
     return True
