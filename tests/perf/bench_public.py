@@ -1021,6 +1021,13 @@ def run_backend(backend: str, url: str, workdir: Path, corpus_path: Path, args, 
                ["/api/v1/statements?" + urllib.parse.urlencode({"q": FIXED_QUERY})], args, results, target="p95", hello=hello)
         figure(f"API search, {len(queries):,} queries rotating", server.port, api_search_paths, args, results,
                target="p95", hello=hello)
+        if args.connections > WORKERS:
+            # Latency without queueing: one connection per worker, so no request waits for another.
+            one_each = argparse.Namespace(**{**vars(args), "connections": WORKERS})
+            figure(f"search page, {len(queries):,} queries, {WORKERS} connections", server.port, search_paths[2500:],
+                   one_each, results, target="p95", hello=hello)
+            figure(f"API search, {len(queries):,} queries, {WORKERS} connections", server.port, api_search_paths[2500:],
+                   one_each, results, target="p95", hello=hello)
     if cache_key:
         with Server("portal:create_app()", portal_env(url, workdir, page_cache=0), ROOT, "portal, no cache") as server:
             session_figures(server.port, slug, args, results, hello, " (page cache off)")
