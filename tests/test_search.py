@@ -15,7 +15,7 @@ from flask import Flask
 from portal import operations, search, workflow
 from portal.enums import FileRole, Language, OrganisationKind, Role, StatementKind, StatementStatus
 from portal.extensions import db
-from portal.models import DocumentText, SearchDocument, Statement, User, utcnow
+from portal.models import DocumentText, Organisation, SearchDocument, Statement, User, utcnow
 from portal.storage import get_store
 from tests import factories
 from tests.test_extract import blank_pdf, encrypted_pdf
@@ -619,3 +619,43 @@ def test_highlighted_words_leave_out_stop_words():
     assert sorted(search._highlighted(["policy", "to", "migrants"], ["polici", "migrant"])) == [
         "migrant", "migrants", "polici", "policy"
     ]
+
+
+def test_search_form_selects_show_the_chosen_value_and_follow_the_published_record(app, client, corpus):
+    """The selects' HTML is kept per public revision: each value still gets its own selected
+    option, and an organisation published later joins the list."""
+    with app.app_context():
+        mexico = db.session.scalar(sa.select(Statement).where(Statement.public_id == corpus.alternatives)).organisation_id
+        swiss = db.session.scalar(sa.select(Statement).where(Statement.public_id == corpus.suisse)).organisation_id
+
+    def select_html(**args) -> str:
+        html = client.get("/search", query_string=args).get_data(as_text=True)
+        return re.search(r'<select[^>]*id="organisation".*?</select>', html, re.S).group(0)
+
+    first = select_html(organisation=mexico)
+    other = select_html(organisation=swiss)
+    again = select_html(organisation=mexico)
+    assert re.search(rf'<option selected value="{mexico}">', first) and f'<option selected value="{swiss}">' not in first
+    assert re.search(rf'<option selected value="{swiss}">', other)
+    assert again == first
+    assert "Ghana" not in first
+    with app.app_context():
+        db.session.add(Organisation(name="Ghana", kind=OrganisationKind.MEMBER_STATE, code="GHA"))
+        db.session.flush()
+        author = factories.make_user("kofi@ghana.example", org_code="GHA")
+        add(author, "Ghana on labour mobility", "Ghana supports labour mobility.")
+        db.session.commit()
+    assert "Ghana" in select_html(organisation=mexico)
+
+
+def test_sqlite_relaxed_expression_keeps_words_and_drops_phrase_exclusions():
+    parsed = search.parse_query('"alternatives to detention" OR children -"border control" -camps')
+    assert parsed.fts5_relaxed() == '(((("alternatives" AND "to" AND "detention") OR ("children"))) NOT "camps")'
+
+
+def test_phrase_search_ranks_the_title_match_first(app, corpus):
+    with app.app_context():
+        author = db.session.scalar(sa.select(User).where(User.email == "desk@iom.example"))
+        later = add(author, "Remarks", "Some words. Alternatives to detention work. Alternatives to detention help.").public_id
+        db.session.commit()
+    assert found(app, '"alternatives to detention"') == [corpus.alternatives, later]

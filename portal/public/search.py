@@ -10,6 +10,7 @@ from flask_wtf import FlaskForm
 from wtforms import SearchField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
+from wtforms.widgets import Select
 
 from portal import queries, search
 from portal.enums import Language, OrganisationKind, StatementKind
@@ -28,6 +29,16 @@ def _int_or_none(value: object) -> int | None:
     return int(value)  # type: ignore[arg-type]  # a ValueError becomes the invalid choice message
 
 
+class RememberedSelect(Select):
+    """A select whose HTML is kept per public revision (portal.cache.public_memo), keyed by
+    its field, value and attributes: its choices come from public data alone, and rendering
+    the hundreds of organisations afresh took longer than the search itself."""
+
+    def __call__(self, field: Any, **kwargs: Any) -> Any:
+        key = ("select-html", field.name, repr(field.data), repr(field.raw_data), tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
+        return public_memo(key, lambda: Select.__call__(self, field, **kwargs))
+
+
 class SearchForm(FlaskForm):
     """Read from the query string: searching changes nothing, so there is no CSRF token."""
 
@@ -35,23 +46,26 @@ class SearchForm(FlaskForm):
         csrf = False
 
     q = SearchField("Search statements", validators=[Optional(), Length(max=search.MAX_QUERY_LENGTH)])
-    session = SelectField("Session", coerce=_int_or_none, validators=[Optional()], invalid_choice_message="Choose a session from the list.")
-    area = SelectField("Area of discussion", coerce=_int_or_none, validators=[Optional()], invalid_choice_message="Choose an area from the list.")
+    session = SelectField("Session", widget=RememberedSelect(), coerce=_int_or_none, validators=[Optional()], invalid_choice_message="Choose a session from the list.")
+    area = SelectField("Area of discussion", widget=RememberedSelect(), coerce=_int_or_none, validators=[Optional()], invalid_choice_message="Choose an area from the list.")
     organisation_kind = SelectField(
         "Kind of organisation",
+        widget=RememberedSelect(),
         choices=[SelectChoice("", "Any kind of organisation")] + [SelectChoice(k.value, k.label) for k in OrganisationKind],
         validators=[Optional()],
         invalid_choice_message="Choose a kind of organisation from the list.",
     )
-    organisation = SelectField("Organisation", coerce=_int_or_none, validators=[Optional()], invalid_choice_message="Choose an organisation from the list.")
+    organisation = SelectField("Organisation", widget=RememberedSelect(), coerce=_int_or_none, validators=[Optional()], invalid_choice_message="Choose an organisation from the list.")
     language = SelectField(
         "Language",
+        widget=RememberedSelect(),
         choices=[SelectChoice("", "Any language")] + [SelectChoice(lang.value, lang.label) for lang in Language],
         validators=[Optional()],
         invalid_choice_message="Choose a language from the list.",
     )
     kind = SelectField(
         "Kind of statement",
+        widget=RememberedSelect(),
         choices=[SelectChoice("", "Any kind")] + [SelectChoice(k.value, k.label) for k in StatementKind],
         validators=[Optional()],
         invalid_choice_message="Choose a kind of statement from the list.",
