@@ -113,6 +113,8 @@ def from_env(instance_path: str | Path, env: Mapping[str, str] | None = None) ->
         "REMEMBER_COOKIE_SECURE": _bool(env, "PORTAL_SECURE_COOKIES", False),
         "PORTAL_SITE_NAME": env.get("PORTAL_SITE_NAME", "Stakeholder Inputs Portal"),
         "PORTAL_PAGE_SIZE": 50,
+        # Search results carry a passage of their text each: 20 a page, as the API's default.
+        "PORTAL_SEARCH_PAGE_SIZE": 20,
         # Outgoing mail: SMTP when MAIL_SERVER is set, otherwise .eml files in MAIL_FOLDER.
         "MAIL_SERVER": mail_server,
         "MAIL_PORT": _int(env, "MAIL_PORT", 587 if mail_use_tls else 25),

@@ -36,6 +36,7 @@ TEST_CONFIG = {
     "PORTAL_MAX_UPLOAD_BYTES": 64 * 1024,
     "MAX_CONTENT_LENGTH": 2 * 64 * 1024 + 64 * 1024,
     "PORTAL_PAGE_SIZE": 5,
+    "PORTAL_SEARCH_PAGE_SIZE": 5,
     # Generous limits for the suite; the rate-limit tests set their own.
     "PORTAL_SIGN_IN_LIMIT": "10000 per minute",
     "PORTAL_REGISTER_LIMIT": "10000 per minute",

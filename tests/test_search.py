@@ -433,7 +433,7 @@ def test_search_page_paginates_with_the_filters_kept(app, client, corpus):
 
     assert "6 statements with these filters, newest first" in first
     assert f'href="/search?session={session1}&amp;page=2"' in first or f'href="/search?page=2&amp;session={session1}"' in first
-    assert sum(ref in first for ref in vars(corpus).values()) == 5  # PORTAL_PAGE_SIZE is 5 in the tests
+    assert sum(ref in first for ref in vars(corpus).values()) == 5  # PORTAL_SEARCH_PAGE_SIZE is 5 in the tests
     assert sum(ref in second for ref in vars(corpus).values()) == 1
 
 
@@ -603,14 +603,14 @@ def test_relaxed_query_keeps_words_and_drops_phrase_exclusions():
 
 def test_passages_mark_words_beginning_with_a_stem_around_the_best_place():
     text = ("Opening words. " * 40) + "Migrants in detention need alternatives; detained migrants wait. " + ("Closing. " * 40)
-    marked = search.passages(text, search._prefix_pattern(["detent", "migrant"]))
+    marked = search.passages(text, ["detent", "migrant"])
     assert f"{search._START}Migrants{search._STOP} in {search._START}detention{search._STOP}" in marked
     assert "detained" in marked and f"{search._START}detained" not in marked
     assert not marked.startswith("Opening words. Opening")
 
 
 def test_passages_without_a_match_give_the_opening_unmarked():
-    marked = search.passages("Alpha beta gamma. " * 50, search._prefix_pattern(["zeta"]))
+    marked = search.passages("Alpha beta gamma. " * 50, ["zeta"])
     assert marked.startswith("Alpha beta gamma.") and search._START not in marked
     assert len(marked) <= search.PASSAGE_CHARS + 20
 
@@ -659,3 +659,19 @@ def test_phrase_search_ranks_the_title_match_first(app, corpus):
         later = add(author, "Remarks", "Some words. Alternatives to detention work. Alternatives to detention help.").public_id
         db.session.commit()
     assert found(app, '"alternatives to detention"') == [corpus.alternatives, later]
+
+
+def test_word_hits_find_word_beginnings_also_where_lower_casing_changes_the_length():
+    text = "Migrants, immigrants and MIGRATION; İstanbul migrants."
+    plain = search.word_hits(text.replace("İ", "I"), ["migra", "migrant"])
+    assert [w for _, _, w in plain] == ["migrants", "migration", "migrants"]
+    assert [w for _, _, w in search.word_hits(text, ["migra", "migrant"])] == ["migrants", "migration", "migrants"]
+    for start, end, word in search.word_hits(text, ["migra"]):
+        assert text[start:end].lower() == word
+
+
+@pytest.mark.parametrize("app_config", [{"PORTAL_SEARCH_PAGE_SIZE": 2, "PORTAL_PAGE_SIZE": 50}])
+def test_search_page_shows_portal_search_page_size_results(app, client, corpus):
+    html = client.get("/search", query_string={"q": "detention"}).get_data(as_text=True)
+    assert sum(ref in html for ref in vars(corpus).values()) == 2
+    assert "page=2" in html

@@ -130,6 +130,6 @@ def index() -> tuple[str, int]:
     result = None
     if valid:
         result = search.search_public(
-            form.q.data, form.filters(), page=_page_arg(), per_page=current_app.config["PORTAL_PAGE_SIZE"]
+            form.q.data, form.filters(), page=_page_arg(), per_page=current_app.config["PORTAL_SEARCH_PAGE_SIZE"]
         )
     return render_template("search/index.html", form=form, result=result, args=form.active()), 200 if valid else 400
