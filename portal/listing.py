@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from portal import search
 from portal.enums import Language, OrganisationKind, StatementKind
@@ -178,6 +178,13 @@ class Params:
     limit: int = DEFAULT_LIMIT
 
 
+# What a listing item shows: the organisation and session are loaded by search_public anyway.
+SEARCH_LISTING_OPTIONS = (
+    selectinload(Statement.areas),
+    selectinload(Statement.on_behalf_of),
+    selectinload(Statement.cosignatories),
+    joinedload(Statement.panel),
+)
 LISTING_OPTIONS = (
     selectinload(Statement.areas),
     selectinload(Statement.organisation),
@@ -279,9 +286,12 @@ def _position(payload: dict[str, Any], keys: Sequence[_Key], shape: str, name: s
 # --- ranked search, paged by position ---------------------------------------------------------
 
 
-def search_page(params: Params, *, now: datetime | None = None) -> tuple[search.SearchPage, str | None, str | None]:
+def search_page(
+    params: Params, *, now: datetime | None = None, options: Sequence[Any] = ()
+) -> tuple[search.SearchPage, str | None, str | None]:
     """Ranked results for `params.q` with its filters, one page of `params.limit`, and the
-    cursors of the next and previous pages (positions, at most MAX_SEARCH_RESULTS deep)."""
+    cursors of the next and previous pages (positions, at most MAX_SEARCH_RESULTS deep).
+    `options` load more of each statement with it (search_public's)."""
     offset = 0
     if params.after or params.before:
         name = "before" if params.before else "after"
@@ -293,7 +303,9 @@ def search_page(params: Params, *, now: datetime | None = None) -> tuple[search.
     # search_public pages by page number; a position that is not a multiple of the limit
     # (a previous page near the start) is served from page 1.
     page_number = offset // params.limit + 1
-    result = search.search_public(params.q, params.filters, page=page_number, per_page=params.limit, now=now)
+    result = search.search_public(
+        params.q, params.filters, page=page_number, per_page=params.limit, now=now, options=options
+    )
     start = (page_number - 1) * params.limit
     end = start + len(result.results)
     next_cursor = (

@@ -22,7 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from markupsafe import Markup, escape
-from sqlalchemy.dialects.postgresql import ARRAY, REGCONFIG
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal.enums import Language, OrganisationKind, StatementKind, StatementStatus
@@ -276,6 +276,7 @@ def search_public(
     page: int = 1,
     per_page: int = 20,
     now: datetime | None = None,
+    options: Sequence[Any] = (),
 ) -> SearchPage:
     """Published statements matching `q` and `filters`, best first, one page of them.
 
@@ -296,7 +297,7 @@ def search_public(
         ids_query = base.with_only_columns(Statement.id).order_by(Statement.published_at.desc(), Statement.id.desc())
         total = _count(ids_query)
         ids = list(db.session.scalars(ids_query.limit(per_page).offset((page - 1) * per_page)))
-        statements = _load(ids)
+        statements = _load(ids, options)
         return SearchPage(query, filters, [SearchResult(statements[i]) for i in ids], total, page, per_page)
 
     backend: _Postgres | _SQLite = _POSTGRES if db.engine.dialect.name == "postgresql" else _SQLITE
@@ -319,7 +320,7 @@ def search_public(
         db.session.scalars(public_statements(now).order_by(None).with_only_columns(Statement.id).where(Statement.id.in_(ids)))
     )
     rows = [row for row in rows if row.id in visible]
-    statements = _load([row.id for row in rows])
+    statements = _load([row.id for row in rows], options)
     snippets = backend.snippets([row.id for row in rows], query)
     results = [
         SearchResult(statements[row.id], float(row.rank or 0), highlight(snippets.get(row.id, "")), bool(row.adjacent))
@@ -353,13 +354,19 @@ def _count(query: sa.Select) -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery())) or 0
 
 
-def _load(ids: Sequence[int]) -> dict[int, Statement]:
+def _load(ids: Sequence[int], options: Sequence[Any] = ()) -> dict[int, Statement]:
+    """The statements, their organisation and session (what a result shows) and whatever
+    else `options` load, in one go."""
     if not ids:
         return {}
     statements = db.session.scalars(
         sa.select(Statement)
         .where(Statement.id.in_(ids))
-        .options(joinedload(Statement.organisation, innerjoin=True), joinedload(Statement.meeting_session, innerjoin=True))
+        .options(
+            joinedload(Statement.organisation, innerjoin=True),
+            joinedload(Statement.meeting_session, innerjoin=True),
+            *options,
+        )
     )
     return {s.id: s for s in statements}
 

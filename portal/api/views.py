@@ -147,8 +147,7 @@ def _listed(params: listing.Params) -> _Page:
 
 
 def _searched(params: listing.Params) -> _Page:
-    result, next_cursor, previous_cursor = listing.search_page(params)
-    _load_listing([hit.statement.id for hit in result.results])
+    result, next_cursor, previous_cursor = listing.search_page(params, options=listing.SEARCH_LISTING_OPTIONS)
     start = (result.page - 1) * result.per_page
     data = []
     for position, hit in enumerate(result.results, start=start + 1):
@@ -207,13 +206,6 @@ def _storable(text: str) -> bool:
     except (OverflowError, ValueError):
         return False
     return True
-
-
-def _load_listing(ids: list[int]) -> None:
-    """Load what a listing item shows for search results in a few queries (search.search_public
-    loads only the organisation and session)."""
-    if ids:
-        db.session.scalars(sa.select(Statement).where(Statement.id.in_(ids)).options(*listing.LISTING_OPTIONS)).all()
 
 
 @bp.get("/api/v1/statements/<public_id>")
