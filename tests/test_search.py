@@ -675,3 +675,18 @@ def test_search_page_shows_portal_search_page_size_results(app, client, corpus):
     html = client.get("/search", query_string={"q": "detention"}).get_data(as_text=True)
     assert sum(ref in html for ref in vars(corpus).values()) == 2
     assert "page=2" in html
+
+
+def test_word_hits_ignore_diacritics_and_keep_short_words_whole():
+    text = "Détention and DETENTIONS; to together towards to."
+    hits = search.word_hits(text, ["detent", "to"])
+    assert [text[start:end] for start, end, _ in hits] == ["Détention", "DETENTIONS", "to", "to"]
+    assert [word for _, _, word in hits] == ["detention", "detentions", "to", "to"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_sqlite_snippet_marks_words_as_the_porter_stemmer_matches_them(app, corpus):
+    snippet = str(result_for(app, "migrating workers", corpus.labour).snippet)
+    assert "<mark>workers</mark>" in snippet
+    assert "<mark>migration</mark>" in snippet.lower()  # "migrating" and "migration" are both 'migrat'
+    assert "<mark>Labour</mark>" not in snippet
