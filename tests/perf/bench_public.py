@@ -32,7 +32,8 @@ What it does, for each backend:
    (`portal:create_app()`, PORTAL_ENV=production, configured by environment), and measures
    requests/s and p50/p95/p99 latency for: the session page (first page, and a deep page
    reached by following "Next page" links), the search page (one query repeated, then a
-   rotating set of 1,000 distinct queries made of the corpus's words and phrases), the API
+   rotating set of 5,000 distinct queries made of the corpus's words and phrases, also
+   with one connection per worker, so that no request waits for another), the API
    list and API search. The session page and API list are measured with the page cache on
    (the default) and off (PORTAL_PAGE_CACHE_SIZE=0, a second server). Then, on a fresh
    server, downloads the 1 GiB session ZIP, checks its bytes against its manifest.csv and
