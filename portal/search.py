@@ -62,8 +62,8 @@ MAX_PHRASE_WORDS = 16
 # Text indexed per statement: a long statement is some 100,000 characters; the cap keeps
 # any tsvector well under PostgreSQL's 1 MB limit, so indexing can never fail an approval.
 MAX_INDEXED_CHARS = 250_000
-# Text of each result that the snippet is taken from.
-HEADLINE_CHARS = 100_000
+# Text of each result that its passages are taken from.
+PASSAGE_SOURCE_CHARS = 100_000
 # When more statements match a query than this, the newest this many are ranked (and the
 # count says "more than"): ranking computes a score per match, which for a word found in
 # most of 100,000 statements costs far more than the 50 ms a search may take (on
@@ -74,7 +74,6 @@ MATCH_WINDOW = 250
 # PostgreSQL: the newest statements tested one by one for a match before the index is asked
 # for all of them (see _Postgres.newest).
 PROBE_ROWS = 3_000
-SNIPPET_TOKENS = 30
 # Highlight markers: control characters, which extracted text never contains
 # (portal.extract.clean_text), so the text cannot forge a highlight.
 _START, _STOP = "\x02", "\x03"
@@ -325,12 +324,29 @@ def search_public(
     )
     rows = [row for row in rows if row.id in visible]
     statements = _load([row.id for row in rows], options)
-    snippets = backend.snippets([row.id for row in rows], query)
+    snippets = _snippets(backend, [row.id for row in rows], query)
     results = [
         SearchResult(statements[row.id], float(row.rank or 0), highlight(snippets.get(row.id, "")), bool(row.adjacent))
         for row in rows
     ]
     return SearchPage(query, filters, results, min(len(newest), MATCH_WINDOW), page, per_page, more)
+
+
+def _snippets(backend: _Postgres | _SQLite, ids: Sequence[int], parsed: ParsedQuery) -> dict[int, str]:
+    """A passage of each statement's text around the query's words, marked (passages()).
+    ts_headline and FTS5's snippet() parse and stem every word of every text (0.25–0.7 ms a
+    statement); here the query's words are stemmed once, as the index does, and each text
+    is searched for words that begin with a stem or with a query word."""
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(SearchDocument.statement_id, SearchDocument.config, sa.func.substr(SearchDocument.body, 1, PASSAGE_SOURCE_CHARS))
+        .where(SearchDocument.statement_id.in_(ids))
+    ).all()
+    words = sorted({w for group in parsed.groups for term in group for w in term.words})
+    stems = backend.stems(words, {config for _, config, _ in rows})
+    prefixes = {config: _highlighted(words, config_stems) for config, config_stems in stems.items()}
+    return {statement_id: passages(body or "", prefixes.get(config, [])) for statement_id, config, body in rows}
 
 
 def highlight(raw: str) -> Markup:
@@ -388,7 +404,6 @@ class _Postgres:
 
     table = SearchDocument.__table__
     key = table.c.statement_id
-    source = table
 
     def _per_config(self, function: str, text: str, table: sa.TableClause | None = None) -> sa.ColumnElement[bool]:
         """OR over the configurations of (config = X AND tsv @@ function(X, text)), each
@@ -487,36 +502,23 @@ class _Postgres:
             .offset(offset)
         ).all()
 
-    def snippets(self, ids: Sequence[int], parsed: ParsedQuery) -> dict[int, str]:
-        """A passage of each statement's text around the query's words, marked. ts_headline
-        would parse and stem every word of every text (some 0.5 ms per statement); instead
-        the query's words are stemmed once per configuration and the text is scanned for
-        words that begin with a stem or with a query word (see passages())."""
-        if not ids:
+    def stems(self, words: Sequence[str], configs: set[str]) -> dict[str, list[str]]:
+        """The words as each configuration's dictionaries keep them, in one query."""
+        configs_ = sorted(c for c in configs if c in CONFIGS)
+        if not configs_ or not words:
             return {}
-        rows = db.session.execute(
-            sa.select(SearchDocument.statement_id, SearchDocument.config, sa.func.left(SearchDocument.body, HEADLINE_CHARS))
-            .where(SearchDocument.statement_id.in_(ids))
-        ).all()
-        words = sorted({w for group in parsed.groups for term in group for w in term.words})
-        configs = sorted({config for _, config, _ in rows if config in CONFIGS})
         text = " ".join(words)
-        stems = dict(zip(configs, db.session.execute(
-            sa.select(*(sa.func.tsvector_to_array(sa.func.to_tsvector(sa.literal_column(f"'{c}'::regconfig"), text)) for c in configs))
-        ).one())) if configs and words else {}
-        prefixes: dict[str, list[str]] = {}
-        out: dict[int, str] = {}
-        for statement_id, config, body in rows:
-            if config not in prefixes:
-                prefixes[config] = _highlighted(words, stems.get(config) or [])
-            out[statement_id] = passages(body or "", prefixes[config])
-        return out
+        row = db.session.execute(
+            sa.select(*(sa.func.tsvector_to_array(sa.func.to_tsvector(sa.literal_column(f"'{c}'::regconfig"), text)) for c in configs_))
+        ).one()
+        return {config: list(stems or []) for config, stems in zip(configs_, row)}
 
 
 def _highlighted(words: Sequence[str], stems: Sequence[str]) -> list[str]:
     """The stems, and the query's words that have a stem (all but its last letter begins the
     word: "policy" for 'polici'); a stop word ("to") has none, so it is not marked."""
-    return [*stems, *(w for w in words if any(len(s) > 1 and w.startswith(s[:-1]) for s in stems))]
+    folded = [fold(s) for s in stems]
+    return [*stems, *(w for w in words if any(len(s) > 1 and fold(w).startswith(s[:-1]) for s in folded))]
 
 
 _WORD_TAIL = re.compile(r"\w*")
@@ -586,7 +588,7 @@ def word_hits(text: str, prefixes: Sequence[str]) -> list[tuple[int, int, str]]:
     return sorted((at, end, word) for at, (end, word) in found.items())[:MAX_HITS]
 
 
-PASSAGE_CHARS = 200  # about SNIPPET_TOKENS words
+PASSAGE_CHARS = 200  # about 30 words
 MAX_PASSAGES = 2
 
 
@@ -643,7 +645,6 @@ class _SQLite:
     weights = (10.0, 5.0, 1.0)
 
     key = fts.c.rowid
-    source = fts
 
     def match(self, parsed: ParsedQuery) -> sa.ColumnElement[bool]:
         return sa.text(f"{FTS_TABLE} MATCH :fts_query").bindparams(fts_query=parsed.fts5())  # type: ignore[return-value]
@@ -694,19 +695,11 @@ class _SQLite:
         ).bindparams(fts_phrase=phrase.fts5(), adjacent_floor=floor)
         return sa.case((self.key.in_(inner.columns(sa.column("rowid", sa.Integer))), 1), else_=0)
 
-    def snippets(self, ids: Sequence[int], parsed: ParsedQuery) -> dict[int, str]:
-        """Passages around the words the index matched: FTS5's snippet() tokenises and stems
-        every word of each text (some 0.25 ms a statement); the query's words are stemmed
-        here with the same Porter stemmer instead, and the text searched for them."""
-        if not ids:
-            return {}
-        rows = db.session.execute(
-            sa.select(SearchDocument.statement_id, sa.func.substr(SearchDocument.body, 1, HEADLINE_CHARS))
-            .where(SearchDocument.statement_id.in_(ids))
-        ).all()
-        words = sorted({fold(w) for group in parsed.groups for term in group for w in term.words})
-        prefixes = _highlighted(words, [porter_stem(w) for w in words])
-        return {statement_id: passages(body or "", prefixes) for statement_id, body in rows}
+    def stems(self, words: Sequence[str], configs: set[str]) -> dict[str, list[str]]:
+        """The words as FTS5's tokenizer keeps them (diacritics removed, then Porter), the same
+        for every configuration."""
+        stems = [porter_stem(fold(w)) for w in words]
+        return {config: stems for config in configs}
 
 
 def _tsv(table: sa.TableClause) -> sa.ColumnElement:
