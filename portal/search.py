@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import functools
 import itertools
+import math
 import re
 import threading
 import unicodedata
@@ -26,7 +27,7 @@ from typing import Any
 import snowballstemmer
 import sqlalchemy as sa
 from markupsafe import Markup, escape
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal.enums import Language, OrganisationKind, StatementKind, StatementStatus
@@ -71,9 +72,12 @@ PASSAGE_SOURCE_CHARS = 100_000
 # newest 1,000 matches as long again). More words, a phrase or a filter narrow the
 # matches; the API pages no deeper than this either.
 MATCH_WINDOW = 250
-# PostgreSQL: the newest statements tested one by one for a match before the index is asked
-# for all of them (see _Postgres.newest).
-PROBE_ROWS = 3_000
+# PostgreSQL: the newest statements tested one by one for a match before the indexes are
+# asked (see _Postgres.newest); then the indexes, in about RANGE_MARGIN times as many older
+# rows as the probe's rate of matches says hold the rest of the window.
+PROBE_ROWS = 1_000
+RANGE_MARGIN = 1.5
+_HEX = re.compile(r"[0-9a-f]{1,8}")
 # Highlight markers: control characters, which extracted text never contains
 # (portal.extract.clean_text), so the text cannot forge a highlight.
 _START, _STOP = "\x02", "\x03"
@@ -405,31 +409,13 @@ class _Postgres:
     table = SearchDocument.__table__
     key = table.c.statement_id
 
-    def _per_config(self, function: str, text: str, table: sa.TableClause | None = None) -> sa.ColumnElement[bool]:
+    def _per_config(self, function: str, text: str, table: str = "search_documents") -> sa.TextClause:
         """OR over the configurations of (config = X AND tsv @@ function(X, text)), each
-        configuration a literal, so the planner matches it to X's partial index."""
-        table = self.table if table is None else table
-        param = sa.bindparam(None, text, type_=sa.Text, unique=True)
-        return sa.or_(
-            *(
-                sa.and_(
-                    table.c.config == sa.literal_column(f"'{config}'"),
-                    _tsv(table).op("@@")(getattr(sa.func, function)(sa.literal_column(f"'{config}'::regconfig"), param)),
-                )
-                for config in CONFIGS
-            )
-        )
-
-    def _by_config(self, make: Callable[[str], sa.ColumnElement], default: Any) -> sa.ColumnElement:
-        """CASE config WHEN X THEN make(X) ...: one constant tsquery per configuration (a
-        tsquery parsed per row in the row's configuration would cost more than the rank)."""
-        return sa.case(
-            *((self.table.c.config == sa.literal_column(f"'{config}'"), make(config)) for config in CONFIGS), else_=default
-        )
-
-    @staticmethod
-    def _tsquery(function: str, config: str, text: str) -> sa.ColumnElement:
-        return getattr(sa.func, function)(sa.literal_column(f"'{config}'::regconfig"), sa.bindparam(None, text, type_=sa.Text, unique=True))
+        configuration a literal, so the planner matches it to X's partial index. SQL text,
+        made once per function and table: built as an expression tree, six branches cost
+        more to assemble and compile on every search than the database takes to run them."""
+        param = f"{function}_{table}"
+        return sa.text(_per_config_sql(function, table, param)).bindparams(sa.bindparam(param, text, type_=sa.Text))
 
     def match(self, parsed: ParsedQuery) -> sa.ColumnElement[bool]:
         return self._per_config("websearch_to_tsquery", parsed.websearch())
@@ -437,26 +423,55 @@ class _Postgres:
     def newest(self, parsed: ParsedQuery, conditions: list[sa.ColumnElement[bool]], limit: int) -> list[int]:
         """The ids of the newest `limit` statements matching, newest first."""
         match = self.match(parsed)
-        # 1. The newest PROBE_ROWS statements, tested one by one: a broad query (the common
-        #    case: the words most statements use) fills the window here.
-        floor = db.session.scalar(sa.select(self.key).order_by(self.key.desc()).offset(PROBE_ROWS).limit(1))
-        probe = sa.select(self.key).where(match, *conditions).order_by(self.key.desc()).limit(limit)
+        newest_first = sa.select(self.key).where(*conditions).order_by(self.key.desc())
+        # 1. The newest PROBE_ROWS statements, tested one by one (stopping at `limit`): a
+        #    broad query (the words most statements use) fills the window here.
+        top, floor = db.session.execute(
+            sa.select(
+                sa.select(sa.func.max(self.key)).scalar_subquery(),
+                sa.select(self.key).order_by(self.key.desc()).offset(PROBE_ROWS).limit(1).scalar_subquery(),
+            )
+        ).one()
         if floor is None:
-            return list(db.session.scalars(probe))
-        found = list(db.session.scalars(probe.where(self.key > floor)))
+            return list(db.session.scalars(newest_first.where(match).limit(limit)))
+        found = list(db.session.scalars(newest_first.where(match, self.key > floor).limit(limit)))
         if len(found) >= limit:
             return found
-        # 2. Otherwise all matches from the index (exact: no vector read), newest first; a
-        #    query with phrases takes its words' matches from the index and tests the phrase
-        #    on them newest first, stopping when the window is full. The planner's estimates
-        #    for text queries are poor, and a scan that tests every row reads every vector,
-        #    so the index is imposed for this one statement.
+        # 2. Below them, from the indexes, in ranges of ids sized by the rate of matches seen
+        #    so far. The index finds every match in a range without reading a vector, but
+        #    each one found costs a visit to its row, so a range keeps a common word's
+        #    thousands of older matches out of the way.
+        ids_per_row = (top - floor) / PROBE_ROWS  # near the top
+        seen, upper, rows = PROBE_ROWS, floor, 0.0
+        while len(found) < limit:
+            # Rows that should hold the matches still missing at the rate seen so far, with
+            # a margin, and at least twice the last range (no rate seen: all the rest).
+            rows = max(RANGE_MARGIN * (limit - len(found)) * seen / len(found), 2 * rows, PROBE_ROWS) if found else math.inf
+            lower: int | None = upper - int(rows * ids_per_row) if rows < math.inf else None
+            if lower is not None and lower <= 0:
+                lower = None
+            found += self._indexed(parsed, conditions, upper, lower, limit - len(found))
+            if lower is None:
+                break
+            seen, upper = seen + int(rows), lower
+        return found
+
+    def _indexed(
+        self, parsed: ParsedQuery, conditions: list[sa.ColumnElement[bool]], upper: int, lower: int | None, limit: int
+    ) -> list[int]:
+        """The newest `limit` matches with ids in (lower, upper], found by the indexes alone
+        (exact for a query without phrases). A query with phrases takes the statements
+        holding its words and its phrases' word pairs (search_pairs) from the indexes, and
+        tests the phrases on them newest first, stopping when it has `limit`. The planner's
+        estimates for text queries are poor, and a scan that tests every row reads every
+        vector, so the indexes are imposed for this one statement."""
+        bounds = [self.key <= upper] + ([self.key > lower] if lower is not None else [])
         if not parsed.has_phrases:
-            query = probe
+            query = sa.select(self.key).where(self.match(parsed), *conditions, *bounds).order_by(self.key.desc()).limit(limit)
         else:
             candidates = (
                 sa.select(self.key.label("id"))
-                .where(self._per_config("to_tsquery", parsed.relaxed_tsquery()), *conditions)
+                .where(self._candidates(parsed), *conditions, *bounds)
                 .order_by(self.key.desc())
                 .offset(0)  # a fence: sorted first, then tested in that order
                 .subquery("candidates")
@@ -465,7 +480,7 @@ class _Postgres:
             test = (
                 sa.select(sa.literal(1).label("ok"))
                 .select_from(other)
-                .where(other.c.statement_id == candidates.c.id, self._per_config("websearch_to_tsquery", parsed.websearch(), other))
+                .where(other.c.statement_id == candidates.c.id, self._per_config("websearch_to_tsquery", parsed.websearch(), "tested"))
                 .offset(0)
                 .lateral("test")
             )
@@ -475,32 +490,69 @@ class _Postgres:
                 .order_by(candidates.c.id.desc())
                 .limit(limit)
             )
-        with _planner(enable_seqscan="off", enable_indexscan="off", max_parallel_workers_per_gather="0"):
+        with _planner(enable_seqscan="off", enable_indexscan="off", max_parallel_workers_per_gather="0", jit="off"):
             return list(db.session.scalars(query))
+
+    def _candidates(self, parsed: ParsedQuery) -> sa.ColumnElement[bool]:
+        """A superset of the query's matches that the indexes answer exactly: the statements
+        holding the word pairs of each of its phrases that stands alone in its group (in
+        the statement's configuration: an OR of each configuration's pairs), or else holding
+        its words (relaxed_tsquery). The pairs alone: beside other conditions on the
+        vector, the planner may keep one as a filter, which would compute the pairs of every
+        row it finds."""
+        tokens_by_config = self.phrase_pairs(parsed)
+        if not tokens_by_config:
+            return self._per_config("to_tsquery", parsed.relaxed_tsquery())
+        groups = sorted({" & ".join(f"'{t}'" for t in tokens) for tokens in tokens_by_config.values()})
+        tsquery = " | ".join(f"({group})" for group in groups)
+        # The tsquery in a subquery: the planner then estimates the pairs' matches by its
+        # default (0.5%) rather than as vanishingly few, and ANDs a range of ids with them in
+        # the index (a BitmapAnd) instead of visiting every row holding a common pair.
+        constant = sa.select(sa.cast(sa.bindparam(None, tsquery, type_=sa.Text, unique=True), TSQUERY)).scalar_subquery()
+        return sa.func.search_pairs(_tsv(self.table)).op("@@")(constant)
+
+    def phrase_pairs(self, parsed: ParsedQuery) -> dict[str, list[str]]:
+        """Per configuration, the search_pairs tokens of the query's phrases that stand alone
+        in their group (a phrase offered as a choice, or excluded, narrows nothing); nothing
+        if in some configuration none of them has two words that are not stop words."""
+        phrases = [" ".join(g[0].words) for g in parsed.groups if len(g) == 1 and g[0].is_phrase]
+        if not phrases:
+            return {}
+        keys = [(config, phrase) for config in CONFIGS for phrase in phrases]
+        row = db.session.execute(
+            sa.select(
+                *(
+                    sa.func.tsvector_to_array(
+                        sa.func.search_pairs(
+                            sa.func.to_tsvector(sa.literal_column(f"'{config}'::regconfig"), sa.bindparam(None, phrase, type_=sa.Text, unique=True))
+                        )
+                    )
+                    for config, phrase in keys
+                )
+            )
+        ).one()
+        pairs: dict[str, set[str]] = {}
+        for (config, _), tokens in zip(keys, row):
+            # Hex digits (to_hex): safe inside a quoted tsquery lexeme.
+            pairs.setdefault(config, set()).update(t for t in tokens or () if _HEX.fullmatch(t))
+        if any(not pairs[config] for config in CONFIGS):
+            return {}  # a configuration's statements cannot be narrowed by pairs: none are
+        return {config: sorted(tokens) for config, tokens in pairs.items()}
 
     def ranked(
         self, parsed: ParsedQuery, window: list[int], conditions: list[sa.ColumnElement[bool]], limit: int, offset: int
     ) -> list[sa.Row]:
         """One page of the window, best first: the query's words side by side, then ts_rank."""
-        tsv = _tsv(self.table)
-        websearch = parsed.websearch()
-        rank = self._by_config(lambda c: sa.func.ts_rank(tsv, self._tsquery("websearch_to_tsquery", c, websearch), 1), 0.0)
         phrase = parsed.adjacent()
-        if phrase is None:
-            adjacent: sa.ColumnElement = sa.literal(0)
-        else:
-            text = " ".join(phrase.words)
-            adjacent = sa.case(
-                (self._by_config(lambda c: tsv.op("@@")(self._tsquery("phraseto_tsquery", c, text)), sa.false()), 1),
-                else_=0,
+        params: dict[str, Any] = {"query": parsed.websearch(), "window": window, "limit": limit, "offset": offset}
+        if phrase is not None:
+            params["phrase"] = " ".join(phrase.words)
+        statement = sa.text(_ranked_sql(phrase is not None)).bindparams(
+            sa.bindparam("window", type_=ARRAY(sa.Integer)), sa.bindparam("query", type_=sa.Text), *(
+                [sa.bindparam("phrase", type_=sa.Text)] if phrase is not None else []
             )
-        return db.session.execute(
-            sa.select(self.key.label("id"), rank.label("rank"), adjacent.label("adjacent"))
-            .where(self.key == sa.any_(sa.bindparam("window", window, type_=ARRAY(sa.Integer))))
-            .order_by(adjacent.desc(), rank.desc(), self.key.desc())
-            .limit(limit)
-            .offset(offset)
-        ).all()
+        )
+        return db.session.execute(statement, params).all()
 
     def stems(self, words: Sequence[str], configs: set[str]) -> dict[str, list[str]]:
         """The words as each configuration's dictionaries keep them, in one query."""
@@ -702,6 +754,32 @@ class _SQLite:
         return {config: stems for config in configs}
 
 
+@functools.cache
+def _per_config_sql(function: str, table: str, param: str) -> str:
+    return "(" + " OR ".join(
+        f"({table}.config = '{config}' AND {table}.{TSV_COLUMN} @@ {function}('{config}'::regconfig, :{param}))" for config in CONFIGS
+    ) + ")"
+
+
+@functools.cache
+def _ranked_sql(adjacent: bool) -> str:
+    """_Postgres.ranked's statement: CASE config WHEN X THEN ...: one constant tsquery per
+    configuration (a tsquery parsed per row in the row's configuration would cost more
+    than the rank)."""
+
+    def by_config(make: Callable[[str], str], default: str) -> str:
+        return "CASE config " + " ".join(f"WHEN '{c}' THEN {make(c)}" for c in CONFIGS) + f" ELSE {default} END"
+
+    rank = by_config(lambda c: f"ts_rank({TSV_COLUMN}, websearch_to_tsquery('{c}'::regconfig, :query), 1)", "0.0")
+    side_by_side = "0"
+    if adjacent:
+        side_by_side = "CASE WHEN " + by_config(lambda c: f"{TSV_COLUMN} @@ phraseto_tsquery('{c}'::regconfig, :phrase)", "false") + " THEN 1 ELSE 0 END"
+    return (
+        f"SELECT statement_id AS id, {rank} AS rank, {side_by_side} AS adjacent FROM search_documents "
+        "WHERE statement_id = ANY(:window) ORDER BY adjacent DESC, rank DESC, statement_id DESC LIMIT :limit OFFSET :offset"
+    )
+
+
 def _tsv(table: sa.TableClause) -> sa.ColumnElement:
     """The tsvector column, which the model does not declare (portal/models/search.py)."""
     return sa.literal_column(f"{table.name}.{TSV_COLUMN}")
@@ -712,8 +790,11 @@ def _planner(**settings: str) -> Iterator[None]:
     """PostgreSQL planner settings for the statements run inside, then back as they were
     (set_config(..., true) lasts at most until the end of the transaction anyway)."""
     names = list(settings)
-    previous = db.session.execute(sa.select(*(sa.func.current_setting(n) for n in names))).one()
-    db.session.execute(sa.select(*(sa.func.set_config(n, v, True) for n, v in settings.items())))
+    # One round trip: the select list is evaluated in order, each setting read before it is set.
+    row = db.session.execute(
+        sa.select(*itertools.chain.from_iterable((sa.func.current_setting(n), sa.func.set_config(n, v, True)) for n, v in settings.items()))
+    ).one()
+    previous = row[::2]
     try:
         yield
     finally:

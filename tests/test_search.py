@@ -557,15 +557,61 @@ def test_search_page_says_when_more_match_than_are_ranked(app, client, corpus, m
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 @pytest.mark.parametrize(
-    "q", ["detention", "detention -children", '"alternatives to detention"', 'migrants OR "unaccompanied children"', "-zzz detention"]
+    "q",
+    [
+        "detention", "detention -children", '"alternatives to detention"', 'migrants OR "unaccompanied children"',
+        "-zzz detention", '"the detention of"', '"detention of children" "trafficking in persons"', '"rights of every migrant"',
+        '"labour migration" -"child labour"', '"migrants in cities"',
+    ],
 )
-def test_postgres_search_finds_the_same_from_the_index_as_by_testing_rows(app, corpus, monkeypatch, q):
-    """With PROBE_ROWS at 1 the newest matches come from the index (and, for phrases, from
-    testing the words' matches one by one): the results are the same as testing every row."""
+@pytest.mark.parametrize("margin", [1.5, 0.0001])
+def test_postgres_search_finds_the_same_from_the_index_as_by_testing_rows(app, corpus, monkeypatch, q, margin):
+    """With PROBE_ROWS at 1 the newest matches come from the indexes (for phrases, the
+    statements holding the words and the word pairs, then tested one by one), first in a
+    range of older rows, then (with a tiny margin, the range falls short) in the rest: the
+    results are the same as testing every row."""
     tested = found(app, q)
     monkeypatch.setattr(search, "PROBE_ROWS", 1)
+    monkeypatch.setattr(search, "RANGE_MARGIN", margin)
     from_index = found(app, q)
     assert tested and from_index == tested
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_postgres_phrase_words_without_their_pairs_find_nothing_from_the_index(app, corpus, monkeypatch):
+    """"detention alternatives" has both words in two statements, never side by side: the
+    word pairs' index leaves nothing to test, and nothing is found either way."""
+    assert found(app, "detention alternatives")
+    assert found(app, '"detention alternatives"') == []
+    monkeypatch.setattr(search, "PROBE_ROWS", 1)
+    assert found(app, '"detention alternatives"') == []
+    with app.app_context():
+        pairs = search._POSTGRES.phrase_pairs(search.parse_query('"detention alternatives" "the migrants" children'))
+        count = db.session.scalar(
+            sa.text("SELECT count(*) FROM search_documents WHERE search_pairs(tsv) @@ CAST(:q AS tsquery)"),
+            {"q": " & ".join(f"'{t}'" for t in pairs["english"])},
+        )
+    # One pair each way of the two words in English ("the migrants" is one lexeme: no pair).
+    assert len(pairs["english"]) == 1 and count == 0
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_postgres_word_pairs_of_a_text_hold_every_phrase_of_it(app):
+    """search_pairs of a phrase's own text is contained in search_pairs of any text holding
+    the phrase, stop words between or not: the index can only narrow, never lose a match."""
+    text = "Member States related to discrimination against migrants, in full respect of human rights."
+    phrases = ["related to discrimination", "discrimination against migrants", "respect of human rights", "in full respect"]
+    with app.app_context():
+        for phrase in phrases:
+            holds, matches = db.session.execute(
+                sa.text(
+                    "SELECT tsvector_to_array(search_pairs(to_tsvector('english', :text))) "
+                    "@> tsvector_to_array(search_pairs(to_tsvector('english', :phrase))), "
+                    "to_tsvector('english', :text) @@ phraseto_tsquery('english', :phrase)"
+                ),
+                {"text": text, "phrase": phrase},
+            ).one()
+            assert holds and matches, phrase
 
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)

@@ -2,9 +2,10 @@
 
 `SearchDocument` holds one row per statement whose published version is indexed; the
 database keeps its full-text structures in step by itself: an FTS5 table with triggers on
-SQLite, a `tsv` column filled by a trigger and a partial GIN index per language
-configuration on PostgreSQL. Those objects are created here for `create_all` and by
-migrations 0004 and 0007, and hidden from autogenerate.
+SQLite, a `tsv` column filled by a trigger, a partial GIN index per language
+configuration and a GIN index of word pairs (for phrases) on PostgreSQL. Those objects
+are created here for `create_all` and by migrations 0004, 0007 and 0008, and hidden from
+autogenerate.
 """
 
 from __future__ import annotations
@@ -92,10 +93,28 @@ class SearchDocument(Base):
 
 FTS_TABLE = "search_fts"
 TSV_COLUMN = "tsv"
-TSV_INDEX = "ix_search_documents_tsv"  # + "_<config>": one partial GIN index per configuration
+TSV_INDEX = "ix_search_documents_tsv"  # + "_<config>": one partial GIN index per configuration; + "_pairs"
 # PostgreSQL text search configurations with an index (portal.search.LANGUAGE_CONFIGS uses
 # these; migration 0007 has a frozen copy).
 TSV_CONFIGS: tuple[str, ...] = ("arabic", "english", "french", "russian", "simple", "spanish")
+
+TSV_PAIRS_INDEX = f"{TSV_INDEX}_pairs"
+# search_pairs(tsvector): a token for each two lexemes one or two positions apart (the
+# second case is a stop word between them: "related to discrimination"), hashed to a few
+# hex digits so that no text, however long its words, gives a tsvector over PostgreSQL's
+# 1 MB limit. A phrase can only be where all its own pairs are, so a GIN index on this
+# finds a superset of a phrase's matches (a hash collision only adds candidates), which
+# the phrase test then narrows; GIN alone has no positions to test a phrase with.
+# Its COST tells the planner that computing it is dear (about 1 ms for a 4 KB vector): the
+# index answers it. hashtext() has not changed since PostgreSQL 8.4; should one change it,
+# REINDEX INDEX ix_search_documents_tsv_pairs. Frozen copy in migration 0008.
+SEARCH_PAIRS_FUNCTION = (
+    "CREATE OR REPLACE FUNCTION search_pairs(v tsvector) RETURNS tsvector "
+    "LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE COST 100000 AS $$ "
+    "WITH p AS (SELECT lexeme, unnest(positions) AS pos FROM unnest(v)) "
+    "SELECT coalesce(array_to_tsvector(array_agg(DISTINCT to_hex(hashtext(a.lexeme || ' ' || d.k || ' ' || b.lexeme)))), "
+    "''::tsvector) FROM p AS a CROSS JOIN (VALUES (1), (2)) AS d(k) JOIN p AS b ON b.pos = a.pos + d.k $$"
+)
 
 SEARCH_DDL: dict[str, list[str]] = {
     "sqlite": [
@@ -132,12 +151,17 @@ SEARCH_DDL: dict[str, list[str]] = {
             f"CREATE INDEX {TSV_INDEX}_{config} ON search_documents USING gin ({TSV_COLUMN}) WHERE config = '{config}'"
             for config in TSV_CONFIGS
         ),
+        # Word pairs, for phrases (see SEARCH_PAIRS_FUNCTION). No statistics: ANALYZE would
+        # compute the expression for every sampled row, and the planner needs none.
+        SEARCH_PAIRS_FUNCTION,
+        f"CREATE INDEX {TSV_PAIRS_INDEX} ON search_documents USING gin (search_pairs({TSV_COLUMN}))",
+        f"ALTER INDEX {TSV_PAIRS_INDEX} ALTER COLUMN 1 SET STATISTICS 0",
     ],
 }
 
 SEARCH_DROP_DDL: dict[str, list[str]] = {
     "sqlite": [f"DROP TABLE IF EXISTS {FTS_TABLE}"],  # its triggers go with search_documents
-    "postgresql": ["DROP FUNCTION IF EXISTS search_documents_tsv() CASCADE"],
+    "postgresql": ["DROP FUNCTION IF EXISTS search_documents_tsv() CASCADE", "DROP FUNCTION IF EXISTS search_pairs(tsvector) CASCADE"],
 }
 
 for _dialect, _statements in SEARCH_DDL.items():
