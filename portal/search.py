@@ -322,12 +322,8 @@ def search_public(
     rows = backend.ranked(query, newest[:MATCH_WINDOW], conditions, per_page, (page - 1) * per_page)
     # Belt and braces: every result passes public_statements() again, so nothing unpublished
     # can appear even if the index were stale.
-    ids = [row.id for row in rows]
-    visible = set(
-        db.session.scalars(public_statements(now).order_by(None).with_only_columns(Statement.id).where(Statement.id.in_(ids)))
-    )
-    rows = [row for row in rows if row.id in visible]
-    statements = _load([row.id for row in rows], options)
+    statements = _load([row.id for row in rows], options, among=public_statements(now))
+    rows = [row for row in rows if row.id in statements]
     snippets = _snippets(backend, [row.id for row in rows], query)
     results = [
         SearchResult(statements[row.id], float(row.rank or 0), highlight(snippets.get(row.id, "")), bool(row.adjacent))
@@ -378,13 +374,13 @@ def _count(query: sa.Select) -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery())) or 0
 
 
-def _load(ids: Sequence[int], options: Sequence[Any] = ()) -> dict[int, Statement]:
+def _load(ids: Sequence[int], options: Sequence[Any] = (), among: sa.Select[tuple[Statement]] | None = None) -> dict[int, Statement]:
     """The statements, their organisation and session (what a result shows) and whatever
-    else `options` load, in one go."""
+    else `options` load, in one go; only those `among` selects, if given."""
     if not ids:
         return {}
     statements = db.session.scalars(
-        sa.select(Statement)
+        (sa.select(Statement) if among is None else among.order_by(None))
         .where(Statement.id.in_(ids))
         .options(
             joinedload(Statement.organisation, innerjoin=True),
@@ -422,56 +418,74 @@ class _Postgres:
 
     def newest(self, parsed: ParsedQuery, conditions: list[sa.ColumnElement[bool]], limit: int) -> list[int]:
         """The ids of the newest `limit` statements matching, newest first."""
-        match = self.match(parsed)
-        newest_first = sa.select(self.key).where(*conditions).order_by(self.key.desc())
-        # 1. The newest PROBE_ROWS statements, tested one by one (stopping at `limit`): a
-        #    broad query (the words most statements use) fills the window here.
-        top, floor = db.session.execute(
-            sa.select(
-                sa.select(sa.func.max(self.key)).scalar_subquery(),
-                sa.select(self.key).order_by(self.key.desc()).offset(PROBE_ROWS).limit(1).scalar_subquery(),
-            )
-        ).one()
-        if floor is None:
-            return list(db.session.scalars(newest_first.where(match).limit(limit)))
-        found = list(db.session.scalars(newest_first.where(match, self.key > floor).limit(limit)))
-        if len(found) >= limit:
-            return found
-        # 2. Below them, from the indexes, in ranges of ids sized by the rate of matches seen
-        #    so far. The index finds every match in a range without reading a vector, but
-        #    each one found costs a visit to its row, so a range keeps a common word's
-        #    thousands of older matches out of the way.
-        ids_per_row = (top - floor) / PROBE_ROWS  # near the top
-        seen, upper, rows = PROBE_ROWS, floor, 0.0
-        while len(found) < limit:
-            # Rows that should hold the matches still missing at the rate seen so far, with
-            # a margin, and at least twice the last range (no rate seen: all the rest).
-            rows = max(RANGE_MARGIN * (limit - len(found)) * seen / len(found), 2 * rows, PROBE_ROWS) if found else math.inf
-            lower: int | None = upper - int(rows * ids_per_row) if rows < math.inf else None
-            if lower is not None and lower <= 0:
-                lower = None
-            found += self._indexed(parsed, conditions, upper, lower, limit - len(found))
-            if lower is None:
-                break
-            seen, upper = seen + int(rows), lower
+        pairs = self.phrase_pairs(parsed) if parsed.has_phrases else {}
+        found: list[int] = []
+        probe_floor = sa.select(self.key).order_by(self.key.desc()).offset(PROBE_ROWS).limit(1).scalar_subquery()
+        if not pairs:
+            # 1. The newest PROBE_ROWS statements, tested one by one (stopping at `limit`): a
+            #    broad query (the words most statements use) fills the window here. A phrase
+            #    with word pairs skips this: its pairs' index finds its matches faster.
+            found = list(db.session.scalars(
+                sa.select(self.key)
+                .where(self.match(parsed), *conditions, self.key > sa.func.coalesce(probe_floor, 0))
+                .order_by(self.key.desc())
+                .limit(limit)
+            ))
+            if len(found) >= limit:
+                return found
+        top, floor = db.session.execute(sa.select(sa.select(sa.func.max(self.key)).scalar_subquery(), probe_floor)).one()
+        if top is None or (floor is None and not pairs):
+            return found  # no statements, or the probe saw them all
+        # 2. Below them (or from the top, for a phrase with pairs), from the indexes, in
+        #    ranges of ids sized by the rate of matches seen so far. The index finds every
+        #    match in a range without reading a vector, but each one found costs a visit to
+        #    its row, so a range keeps a common word's thousands of older matches out of the
+        #    way.
+        ids_per_row = (top - floor) / PROBE_ROWS if floor is not None else 0.0  # near the top
+        seen, upper, rows = (0, top, 0.0) if pairs else (PROBE_ROWS, floor, 0.0)
+        # The planner's estimates for text queries are poor, and a scan that tests every row
+        # reads every vector, so the indexes are imposed for these statements.
+        with _planner(enable_seqscan="off", enable_indexscan="off", max_parallel_workers_per_gather="0", jit="off"):
+            while len(found) < limit:
+                # Rows that should hold the matches still missing at the rate seen so far, with
+                # a margin, and at least twice the last range (no rate seen: all the rest).
+                if floor is None:
+                    rows = math.inf  # fewer statements than a probe: all of them
+                elif not seen:
+                    rows = PROBE_ROWS
+                elif found:
+                    rows = max(RANGE_MARGIN * (limit - len(found)) * seen / len(found), 2 * rows, PROBE_ROWS)
+                else:
+                    rows = math.inf
+                lower: int | None = upper - int(rows * ids_per_row) if rows < math.inf else None
+                if lower is not None and lower <= 0:
+                    lower = None
+                found += self._indexed(parsed, conditions, upper, lower, limit - len(found), pairs)
+                if lower is None:
+                    break
+                seen, upper = seen + int(rows), lower
         return found
 
     def _indexed(
-        self, parsed: ParsedQuery, conditions: list[sa.ColumnElement[bool]], upper: int, lower: int | None, limit: int
+        self,
+        parsed: ParsedQuery,
+        conditions: list[sa.ColumnElement[bool]],
+        upper: int,
+        lower: int | None,
+        limit: int,
+        pairs: dict[str, list[str]],
     ) -> list[int]:
         """The newest `limit` matches with ids in (lower, upper], found by the indexes alone
         (exact for a query without phrases). A query with phrases takes the statements
-        holding its words and its phrases' word pairs (search_pairs) from the indexes, and
-        tests the phrases on them newest first, stopping when it has `limit`. The planner's
-        estimates for text queries are poor, and a scan that tests every row reads every
-        vector, so the indexes are imposed for this one statement."""
+        holding its phrases' word pairs (`pairs`, search_pairs) or else its words from the
+        indexes, and tests the phrases on them newest first, stopping when it has `limit`."""
         bounds = [self.key <= upper] + ([self.key > lower] if lower is not None else [])
         if not parsed.has_phrases:
             query = sa.select(self.key).where(self.match(parsed), *conditions, *bounds).order_by(self.key.desc()).limit(limit)
         else:
             candidates = (
                 sa.select(self.key.label("id"))
-                .where(self._candidates(parsed), *conditions, *bounds)
+                .where(self._candidates(parsed, pairs), *conditions, *bounds)
                 .order_by(self.key.desc())
                 .offset(0)  # a fence: sorted first, then tested in that order
                 .subquery("candidates")
@@ -490,20 +504,18 @@ class _Postgres:
                 .order_by(candidates.c.id.desc())
                 .limit(limit)
             )
-        with _planner(enable_seqscan="off", enable_indexscan="off", max_parallel_workers_per_gather="0", jit="off"):
-            return list(db.session.scalars(query))
+        return list(db.session.scalars(query))
 
-    def _candidates(self, parsed: ParsedQuery) -> sa.ColumnElement[bool]:
+    def _candidates(self, parsed: ParsedQuery, pairs: dict[str, list[str]]) -> sa.ColumnElement[bool]:
         """A superset of the query's matches that the indexes answer exactly: the statements
         holding the word pairs of each of its phrases that stands alone in its group (in
-        the statement's configuration: an OR of each configuration's pairs), or else holding
-        its words (relaxed_tsquery). The pairs alone: beside other conditions on the
-        vector, the planner may keep one as a filter, which would compute the pairs of every
-        row it finds."""
-        tokens_by_config = self.phrase_pairs(parsed)
-        if not tokens_by_config:
+        the statement's configuration: an OR of each configuration's pairs; `pairs`, from
+        phrase_pairs()), or else holding its words (relaxed_tsquery). The pairs alone:
+        beside other conditions on the vector, the planner may keep one as a filter, which
+        would compute the pairs of every row it finds."""
+        if not pairs:
             return self._per_config("to_tsquery", parsed.relaxed_tsquery())
-        groups = sorted({" & ".join(f"'{t}'" for t in tokens) for tokens in tokens_by_config.values()})
+        groups = sorted({" & ".join(f"'{t}'" for t in tokens) for tokens in pairs.values()})
         tsquery = " | ".join(f"({group})" for group in groups)
         # The tsquery in a subquery: the planner then estimates the pairs' matches by its
         # default (0.5%) rather than as vanishingly few, and ANDs a range of ids with them in
@@ -518,24 +530,12 @@ class _Postgres:
         phrases = [" ".join(g[0].words) for g in parsed.groups if len(g) == 1 and g[0].is_phrase]
         if not phrases:
             return {}
-        keys = [(config, phrase) for config in CONFIGS for phrase in phrases]
-        row = db.session.execute(
-            sa.select(
-                *(
-                    sa.func.tsvector_to_array(
-                        sa.func.search_pairs(
-                            sa.func.to_tsvector(sa.literal_column(f"'{config}'::regconfig"), sa.bindparam(None, phrase, type_=sa.Text, unique=True))
-                        )
-                    )
-                    for config, phrase in keys
-                )
-            )
-        ).one()
-        pairs: dict[str, set[str]] = {}
-        for (config, _), tokens in zip(keys, row):
+        rows = db.session.execute(_PAIRS_SQL, {"configs": list(CONFIGS), "phrases": phrases}).all()
+        pairs: dict[str, set[str]] = {config: set() for config in CONFIGS}
+        for config, tokens in rows:
             # Hex digits (to_hex): safe inside a quoted tsquery lexeme.
-            pairs.setdefault(config, set()).update(t for t in tokens or () if _HEX.fullmatch(t))
-        if any(not pairs[config] for config in CONFIGS):
+            pairs[config].update(t for t in tokens or () if _HEX.fullmatch(t))
+        if any(not tokens for tokens in pairs.values()):
             return {}  # a configuration's statements cannot be narrowed by pairs: none are
         return {config: sorted(tokens) for config, tokens in pairs.items()}
 
@@ -571,10 +571,6 @@ def _highlighted(words: Sequence[str], stems: Sequence[str]) -> list[str]:
     word: "policy" for 'polici'); a stop word ("to") has none, so it is not marked."""
     folded = [fold(s) for s in stems]
     return [*stems, *(w for w in words if any(len(s) > 1 and fold(w).startswith(s[:-1]) for s in folded))]
-
-
-_WORD_TAIL = re.compile(r"\w*")
-MAX_HITS = 64
 
 
 def _fold_table() -> dict[int, str]:
@@ -752,6 +748,12 @@ class _SQLite:
         for every configuration."""
         stems = [porter_stem(fold(w)) for w in words]
         return {config: stems for config in configs}
+
+
+_PAIRS_SQL = sa.text(
+    "SELECT c.config, tsvector_to_array(search_pairs(to_tsvector(CAST(c.config AS regconfig), p.phrase))) "
+    "FROM unnest(CAST(:configs AS text[])) AS c(config), unnest(CAST(:phrases AS text[])) AS p(phrase)"
+)
 
 
 @functools.cache
