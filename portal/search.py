@@ -335,18 +335,19 @@ def search_public(
 def _snippets(backend: _Postgres | _SQLite, ids: Sequence[int], parsed: ParsedQuery) -> dict[int, str]:
     """A passage of each statement's text around the query's words, marked (passages()).
     ts_headline and FTS5's snippet() parse and stem every word of every text (0.25–0.7 ms a
-    statement); here the query's words are stemmed once, as the index does, and each text
+    statement); here the query's words are stemmed as the index stems them, and each text
     is searched for words that begin with a stem or with a query word."""
     if not ids:
         return {}
-    rows = db.session.execute(
-        sa.select(SearchDocument.statement_id, SearchDocument.config, sa.func.substr(SearchDocument.body, 1, PASSAGE_SOURCE_CHARS))
-        .where(SearchDocument.statement_id.in_(ids))
-    ).all()
     words = sorted({w for group in parsed.groups for term in group for w in term.words})
-    stems = backend.stems(words, {config for _, config, _ in rows})
-    prefixes = {config: _highlighted(words, config_stems) for config, config_stems in stems.items()}
-    return {statement_id: passages(body or "", prefixes.get(config, [])) for statement_id, config, body in rows}
+    prefixes: dict[tuple[str, ...], list[str]] = {}
+    snippets = {}
+    for statement_id, body, stems in backend.sources(ids, words):
+        key = tuple(stems)
+        if key not in prefixes:
+            prefixes[key] = _highlighted(words, key)
+        snippets[statement_id] = passages(body or "", prefixes[key])
+    return snippets
 
 
 def highlight(raw: str) -> Markup:
@@ -554,16 +555,10 @@ class _Postgres:
         )
         return db.session.execute(statement, params).all()
 
-    def stems(self, words: Sequence[str], configs: set[str]) -> dict[str, list[str]]:
-        """The words as each configuration's dictionaries keep them, in one query."""
-        configs_ = sorted(c for c in configs if c in CONFIGS)
-        if not configs_ or not words:
-            return {}
-        text = " ".join(words)
-        row = db.session.execute(
-            sa.select(*(sa.func.tsvector_to_array(sa.func.to_tsvector(sa.literal_column(f"'{c}'::regconfig"), text)) for c in configs_))
-        ).one()
-        return {config: list(stems or []) for config, stems in zip(configs_, row)}
+    def sources(self, ids: Sequence[int], words: Sequence[str]) -> list[sa.Row]:
+        """(statement_id, the opening of its text, the words as its configuration's dictionaries
+        keep them) of each statement, in one query."""
+        return db.session.execute(_SOURCES_SQL, {"ids": list(ids), "words": " ".join(words), "chars": PASSAGE_SOURCE_CHARS}).all()
 
 
 def _highlighted(words: Sequence[str], stems: Sequence[str]) -> list[str]:
@@ -743,13 +738,21 @@ class _SQLite:
         ).bindparams(fts_phrase=phrase.fts5(), adjacent_floor=floor)
         return sa.case((self.key.in_(inner.columns(sa.column("rowid", sa.Integer))), 1), else_=0)
 
-    def stems(self, words: Sequence[str], configs: set[str]) -> dict[str, list[str]]:
-        """The words as FTS5's tokenizer keeps them (diacritics removed, then Porter), the same
-        for every configuration."""
+    def sources(self, ids: Sequence[int], words: Sequence[str]) -> list[tuple[int, str, list[str]]]:
+        """(statement_id, the opening of its text, the words as FTS5's tokenizer keeps them:
+        diacritics removed, then Porter, the same in every language) of each statement."""
         stems = [porter_stem(fold(w)) for w in words]
-        return {config: stems for config in configs}
+        rows = db.session.execute(
+            sa.select(SearchDocument.statement_id, sa.func.substr(SearchDocument.body, 1, PASSAGE_SOURCE_CHARS))
+            .where(SearchDocument.statement_id.in_(ids))
+        )
+        return [(statement_id, body, stems) for statement_id, body in rows]
 
 
+_SOURCES_SQL = sa.text(
+    "SELECT statement_id, substr(body, 1, :chars), tsvector_to_array(to_tsvector(CAST(config AS regconfig), :words)) "
+    "FROM search_documents WHERE statement_id = ANY(:ids)"
+).bindparams(sa.bindparam("ids", type_=ARRAY(sa.Integer)), sa.bindparam("words", type_=sa.Text), sa.bindparam("chars", type_=sa.Integer))
 _PAIRS_SQL = sa.text(
     "SELECT c.config, tsvector_to_array(search_pairs(to_tsvector(CAST(c.config AS regconfig), p.phrase))) "
     "FROM unnest(CAST(:configs AS text[])) AS c(config), unnest(CAST(:phrases AS text[])) AS p(phrase)"

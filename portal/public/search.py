@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, render_template, request
 from flask_wtf import FlaskForm
 from wtforms import SearchField, SelectField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Length, Optional
+from wtforms.validators import Length, Optional, ValidationError
 from wtforms.widgets import Select
 
 from portal import queries, search
@@ -39,6 +39,18 @@ class RememberedSelect(Select):
         return public_memo(key, lambda: Select.__call__(self, field, **kwargs))
 
 
+class ListedSelectField(SelectField):
+    """A select whose choice is checked with a set of its values: SelectField's own check
+    builds an option object for each of its hundreds of choices, on every search."""
+
+    def pre_validate(self, form: Any) -> None:
+        if self.process_errors or not self.validate_choice:
+            return
+        values = public_memo(("select-values", self.name), lambda: frozenset(self.coerce(c.value) for c in self.choices))
+        if self.data not in values:
+            raise ValidationError(self.invalid_choice_message or self.gettext("Not a valid choice."))
+
+
 class SearchForm(FlaskForm):
     """Read from the query string: searching changes nothing, so there is no CSRF token."""
 
@@ -46,8 +58,8 @@ class SearchForm(FlaskForm):
         csrf = False
 
     q = SearchField("Search statements", validators=[Optional(), Length(max=search.MAX_QUERY_LENGTH)])
-    session = SelectField("Session", widget=RememberedSelect(), coerce=_int_or_none, validators=[Optional()], invalid_choice_message="Choose a session from the list.")
-    area = SelectField("Area of discussion", widget=RememberedSelect(), coerce=_int_or_none, validators=[Optional()], invalid_choice_message="Choose an area from the list.")
+    session = ListedSelectField("Session", widget=RememberedSelect(), coerce=_int_or_none, validators=[Optional()], invalid_choice_message="Choose a session from the list.")
+    area = ListedSelectField("Area of discussion", widget=RememberedSelect(), coerce=_int_or_none, validators=[Optional()], invalid_choice_message="Choose an area from the list.")
     organisation_kind = SelectField(
         "Kind of organisation",
         widget=RememberedSelect(),
@@ -55,7 +67,7 @@ class SearchForm(FlaskForm):
         validators=[Optional()],
         invalid_choice_message="Choose a kind of organisation from the list.",
     )
-    organisation = SelectField("Organisation", widget=RememberedSelect(), coerce=_int_or_none, validators=[Optional()], invalid_choice_message="Choose an organisation from the list.")
+    organisation = ListedSelectField("Organisation", widget=RememberedSelect(), coerce=_int_or_none, validators=[Optional()], invalid_choice_message="Choose an organisation from the list.")
     language = SelectField(
         "Language",
         widget=RememberedSelect(),
@@ -73,12 +85,7 @@ class SearchForm(FlaskForm):
 
     def __init__(self, args: Any) -> None:
         super().__init__(formdata=args)
-        sessions, areas, organisations = public_memo(("search-form-choices",), _choices)
-        self.session.choices = [SelectChoice("", "Any session")] + [SelectChoice(i, label) for i, label in sessions]
-        self.area.choices = [SelectChoice("", "Any area")] + [SelectChoice(i, label) for i, label in areas]
-        self.organisation.choices = [SelectChoice("", "Any organisation")] + [
-            SelectChoice(i, label) for i, label in organisations
-        ]
+        self.session.choices, self.area.choices, self.organisation.choices = public_memo(("search-form-choices",), _choices)
 
     def filters(self) -> search.SearchFilters:
         return search.SearchFilters(
@@ -95,10 +102,11 @@ class SearchForm(FlaskForm):
         return {f.name: str(f.raw_data[0]) for f in self if f.raw_data and str(f.raw_data[0]).strip()}
 
 
-def _choices() -> tuple[list[tuple[int, str]], list[tuple[int, str]], list[tuple[int, str]]]:
+def _choices() -> tuple[list[SelectChoice], list[SelectChoice], list[SelectChoice]]:
     """The form's sessions, areas and organisations (those with something published: the list
-    stays short and reveals nothing), as (id, label). Kept per public revision by public_memo:
-    the organisations query reads every published statement."""
+    stays short and reveals nothing), each with its "any" choice first. Kept per public
+    revision by public_memo (the organisations query reads every published statement); the
+    lists are shared by the requests of that revision, which only read them."""
     sessions = [
         (s.id, f"Session {s.number}: {s.short_title}")
         for s in db.session.scalars(sa.select(MeetingSession).order_by(MeetingSession.number))
@@ -114,7 +122,11 @@ def _choices() -> tuple[list[tuple[int, str]], list[tuple[int, str]], list[tuple
         (o.id, o.name)
         for o in db.session.scalars(sa.select(Organisation).where(Organisation.id.in_(published)).order_by(Organisation.name))
     ]
-    return sessions, areas, organisations
+    return (
+        [SelectChoice("", "Any session")] + [SelectChoice(i, label) for i, label in sessions],
+        [SelectChoice("", "Any area")] + [SelectChoice(i, label) for i, label in areas],
+        [SelectChoice("", "Any organisation")] + [SelectChoice(i, label) for i, label in organisations],
+    )
 
 
 def _page_arg() -> int:
