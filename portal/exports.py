@@ -7,7 +7,11 @@ does not grow with the archive's size. What is held is one row of metadata per f
 the manifest at the end of the ZIP), never file contents.
 
 The CSV files start with a UTF-8 byte-order mark so that Excel reads accented names right;
-other tools (Python's "utf-8-sig", pandas, LibreOffice) take it in their stride.
+other tools (Python's "utf-8-sig", pandas, LibreOffice) take it in their stride. Text that
+submitters choose (titles, file names) and organisation names are written so that a
+spreadsheet cannot read them as a formula: a cell that would begin with = + - @ or a tab
+or carriage return begins with an apostrophe instead (OWASP's advice against CSV
+injection); the apostrophe is all that changes, and the JSON API has the text as it is.
 """
 
 from __future__ import annotations
@@ -56,6 +60,12 @@ COLUMNS = (
 MANIFEST_COLUMNS = (*COLUMNS, "path")
 MANIFEST_NAME = "manifest.csv"
 _BATCH = 100  # statements loaded at a time
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text(value: str) -> str:
+    """Free text for a CSV cell: never read as a formula by a spreadsheet."""
+    return "'" + value if value.startswith(_FORMULA_STARTS) else value
 
 
 def _session_or_404(slug: str) -> MeetingSession:
@@ -99,8 +109,8 @@ def _files(meeting_session: MeetingSession) -> Iterator[tuple[Statement, Stateme
         statement_url = url_for("public.statement", public_id=statement.public_id, _external=True)
         common = {
             "public_id": statement.public_id,
-            "title": statement.title,
-            "organisation": statement.organisation.name,
+            "title": _text(statement.title),
+            "organisation": _text(statement.organisation.name),
             "organisation_kind": statement.organisation.kind.value,
             "session_number": str(meeting_session.number),
             "areas": ";".join(a.code for a in statement.areas),
@@ -110,8 +120,8 @@ def _files(meeting_session: MeetingSession) -> Iterator[tuple[Statement, Stateme
             "delivered_on": _iso(statement.delivered_on),
             "published_at": _iso(statement.published_at),
             "corrected_at": _iso(statement.corrected_at),
-            "on_behalf_of": "; ".join(o.name for o in statement.on_behalf_of),
-            "cosignatories": "; ".join(o.name for o in statement.cosignatories),
+            "on_behalf_of": _text("; ".join(o.name for o in statement.on_behalf_of)),
+            "cosignatories": _text("; ".join(o.name for o in statement.cosignatories)),
             "statement_url": statement_url,
         }
         for item in version.files:
@@ -120,7 +130,7 @@ def _files(meeting_session: MeetingSession) -> Iterator[tuple[Statement, Stateme
                 **common,
                 "file_role": item.role.value,
                 "file_language": item.language.value,
-                "file_name": stored.original_name,
+                "file_name": _text(stored.original_name),
                 "content_type": stored.content_type,
                 "size": str(stored.size),
                 "sha256": stored.sha256,

