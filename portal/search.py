@@ -397,7 +397,7 @@ class _Postgres:
     parsed in that language, one constant query per configuration, so each branch of the
     OR is answered by that configuration's partial GIN index (migration 0007).
 
-    What costs is reading a statement's tsvector (some 4 KB, in its row: migration 0009): the index finds
+    What costs is reading a statement's tsvector (some 4 KB, out of TOAST): the index finds
     matches without it, but testing a phrase, ranking and highlighting need it. So the
     newest matches are found without reading vectors where possible, phrases are tested
     newest first only until the window is full, and only the window's vectors are ranked.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -184,57 +183,3 @@ def test_upgrade_0003_turns_documents_into_first_versions(empty_database_url, tm
             ("ST-BBBB-BBBB", 1, "submitted", 2, "en", "original"),
         ]
         db.engine.dispose()
-
-
-@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)  # nothing changes on SQLite
-def test_upgrade_0009_moves_existing_search_vectors_into_their_rows(empty_database_url, tmp_path):
-    """Vectors stored out of line before 0009 are copied into their rows, unchanged, and the
-    trigger that computes them works again afterwards."""
-    app = make_app(empty_database_url, tmp_path)
-    runner = app.test_cli_runner()
-    assert runner.invoke(args=["db", "upgrade", "0008"]).exit_code == 0
-    # Random hex words: neither the text nor its vector compresses, so both go to TOAST.
-    body = " ".join(secrets.token_hex(4) for _ in range(400))
-    with app.app_context():
-        with db.engine.begin() as conn:
-            # No statement row: the foreign keys' triggers (and the vector's) are held off.
-            conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
-            conn.execute(
-                sa.text(
-                    "INSERT INTO search_documents (statement_id, config, title, organisation, body, indexed_at, tsv) "
-                    "VALUES (1, 'english', 'A title', 'Mexico', :body, CURRENT_TIMESTAMP, to_tsvector('english', :body))"
-                ),
-                {"body": body},
-            )
-        before_vector, before_chunks = _search_vector_and_toast_chunks(db.engine)
-        db.engine.dispose()
-    result = runner.invoke(args=["db", "upgrade"])
-    assert result.exit_code == 0, result.output
-    with app.app_context():
-        vector, chunks = _search_vector_and_toast_chunks(db.engine)
-        assert vector == before_vector
-        # Before: the vector's chunks and the body's; after: the body's alone.
-        assert 0 < chunks < before_chunks
-        with db.engine.begin() as conn:
-            storage = conn.execute(sa.text(
-                "SELECT attstorage FROM pg_attribute WHERE attrelid = 'search_documents'::regclass AND attname = 'tsv'"
-            )).scalar_one()
-            assert storage == "m"
-            conn.execute(sa.text("UPDATE search_documents SET title = 'Detention alternatives'"))
-            assert conn.execute(sa.text(
-                "SELECT tsv @@ to_tsquery('english', 'detent') FROM search_documents"
-            )).scalar_one() is True
-        db.engine.dispose()
-
-
-def _search_vector_and_toast_chunks(engine: sa.Engine) -> tuple[str, int]:
-    """The one indexed vector, as text, and the live chunks in search_documents' TOAST table
-    (after a VACUUM, which removes the chunks of old row versions)."""
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(sa.text("VACUUM search_documents"))
-        toast = conn.execute(sa.text(
-            "SELECT reltoastrelid::regclass::text FROM pg_class WHERE oid = 'search_documents'::regclass"
-        )).scalar_one()
-        chunks = conn.execute(sa.text(f"SELECT count(*) FROM {toast}")).scalar_one()
-        vector = conn.execute(sa.text("SELECT tsv::text FROM search_documents")).scalar_one()
-    return vector, chunks

@@ -137,9 +137,6 @@ SEARCH_DDL: dict[str, list[str]] = {
     ],
     "postgresql": [
         f"ALTER TABLE search_documents ADD COLUMN {TSV_COLUMN} tsvector",
-        # Kept in the row, not in TOAST: vectors (some 4 KB) do not compress, and searches
-        # read hundreds of them (migration 0009).
-        f"ALTER TABLE search_documents ALTER COLUMN {TSV_COLUMN} SET STORAGE MAIN",
         # Title weighs most, then the organisation, then the documents' text.
         "CREATE OR REPLACE FUNCTION search_documents_tsv() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
         f"NEW.{TSV_COLUMN} := setweight(to_tsvector(NEW.config::regconfig, coalesce(NEW.title, '')), 'A') "
