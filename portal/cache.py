@@ -29,7 +29,7 @@ from werkzeug.wrappers import Response
 
 from sqlalchemy.orm import Session as SessionClass
 
-from portal.extensions import db, limiter
+from portal.extensions import READ_ONLY_COMMIT, db, limiter
 from portal.models import AuditEvent, MeetingSession, Statement, utcnow
 from portal.models.base import UTCDateTime
 
@@ -138,8 +138,9 @@ _MEMO = "portal.revision_memo"
 _commits = [0]  # bumped by every commit in this process
 
 
-def _forget(_session: object) -> None:
-    _commits[0] += 1
+def _forget(session: SessionClass) -> None:
+    if not session.info.get(READ_ONLY_COMMIT):  # a transaction that only read changed nothing
+        _commits[0] += 1
 
 
 def current_revision() -> Revision:

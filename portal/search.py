@@ -768,17 +768,18 @@ def _per_config_sql(function: str, table: str, param: str) -> str:
 
 @functools.cache
 def _ranked_sql(adjacent: bool) -> str:
-    """_Postgres.ranked's statement: CASE config WHEN X THEN ...: one constant tsquery per
-    configuration (a tsquery parsed per row in the row's configuration would cost more
-    than the rank)."""
+    """_Postgres.ranked's statement: CASE config WHEN X THEN ...: one tsquery per
+    configuration, each parsed once per execution (a scalar subquery: an InitPlan, even in a
+    prepared statement's generic plan, where a function of a parameter would be called
+    again for every row; a tsquery parsed per row would cost more than the rank)."""
 
     def by_config(make: Callable[[str], str], default: str) -> str:
         return "CASE config " + " ".join(f"WHEN '{c}' THEN {make(c)}" for c in CONFIGS) + f" ELSE {default} END"
 
-    rank = by_config(lambda c: f"ts_rank({TSV_COLUMN}, websearch_to_tsquery('{c}'::regconfig, :query), 1)", "0.0")
+    rank = by_config(lambda c: f"ts_rank({TSV_COLUMN}, (SELECT websearch_to_tsquery('{c}'::regconfig, :query)), 1)", "0.0")
     side_by_side = "0"
     if adjacent:
-        side_by_side = "CASE WHEN " + by_config(lambda c: f"{TSV_COLUMN} @@ phraseto_tsquery('{c}'::regconfig, :phrase)", "false") + " THEN 1 ELSE 0 END"
+        side_by_side = "CASE WHEN " + by_config(lambda c: f"{TSV_COLUMN} @@ (SELECT phraseto_tsquery('{c}'::regconfig, :phrase))", "false") + " THEN 1 ELSE 0 END"
     return (
         f"SELECT statement_id AS id, {rank} AS rank, {side_by_side} AS adjacent FROM search_documents "
         "WHERE statement_id = ANY(:window) ORDER BY adjacent DESC, rank DESC, statement_id DESC LIMIT :limit OFFSET :offset"
