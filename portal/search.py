@@ -27,7 +27,7 @@ from typing import Any
 import snowballstemmer
 import sqlalchemy as sa
 from markupsafe import Markup, escape
-from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal.enums import Language, OrganisationKind, StatementKind, StatementStatus
@@ -510,19 +510,16 @@ class _Postgres:
     def _candidates(self, parsed: ParsedQuery, pairs: dict[str, list[str]]) -> sa.ColumnElement[bool]:
         """A superset of the query's matches that the indexes answer exactly: the statements
         holding the word pairs of each of its phrases that stands alone in its group (in
-        the statement's configuration: an OR of each configuration's pairs; `pairs`, from
+        the statement's configuration: an OR over the configurations of config = X AND its
+        pairs in X, each branch answered by X's partial index; `pairs`, from
         phrase_pairs()), or else holding its words (relaxed_tsquery). The pairs alone:
         beside other conditions on the vector, the planner may keep one as a filter, which
         would compute the pairs of every row it finds."""
         if not pairs:
             return self._per_config("to_tsquery", parsed.relaxed_tsquery())
-        groups = sorted({" & ".join(f"'{t}'" for t in tokens) for tokens in pairs.values()})
-        tsquery = " | ".join(f"({group})" for group in groups)
-        # The tsquery in a subquery: the planner then estimates the pairs' matches by its
-        # default (0.5%) rather than as vanishingly few, and ANDs a range of ids with them in
-        # the index (a BitmapAnd) instead of visiting every row holding a common pair.
-        constant = sa.select(sa.cast(sa.bindparam(None, tsquery, type_=sa.Text, unique=True), TSQUERY)).scalar_subquery()
-        return sa.func.search_pairs(_tsv(self.table)).op("@@")(constant)
+        return sa.text(_PAIRS_CONDITION).bindparams(  # type: ignore[return-value]
+            *(sa.bindparam(f"pairs_{config}", " & ".join(f"'{t}'" for t in pairs[config]), type_=sa.Text) for config in CONFIGS)
+        )
 
     def phrase_pairs(self, parsed: ParsedQuery) -> dict[str, list[str]]:
         """Per configuration, the search_pairs tokens of the query's phrases that stand alone
@@ -759,6 +756,16 @@ _PAIRS_SQL = sa.text(
 )
 
 
+# _Postgres._candidates' condition. Each tsquery in a scalar subquery: the planner then
+# estimates the pairs' matches by its default (0.5%) rather than as vanishingly few, and
+# ANDs a range of ids with them in the index (a BitmapAnd) instead of visiting every row
+# holding a common pair.
+_PAIRS_CONDITION = "(" + " OR ".join(
+    f"(search_documents.config = '{config}' AND search_pairs(search_documents.{TSV_COLUMN}) @@ (SELECT CAST(:pairs_{config} AS tsquery)))"
+    for config in CONFIGS
+) + ")"
+
+
 @functools.cache
 def _per_config_sql(function: str, table: str, param: str) -> str:
     return "(" + " OR ".join(
@@ -784,11 +791,6 @@ def _ranked_sql(adjacent: bool) -> str:
         f"SELECT statement_id AS id, {rank} AS rank, {side_by_side} AS adjacent FROM search_documents "
         "WHERE statement_id = ANY(:window) ORDER BY adjacent DESC, rank DESC, statement_id DESC LIMIT :limit OFFSET :offset"
     )
-
-
-def _tsv(table: sa.TableClause) -> sa.ColumnElement:
-    """The tsvector column, which the model does not declare (portal/models/search.py)."""
-    return sa.literal_column(f"{table.name}.{TSV_COLUMN}")
 
 
 @contextmanager

@@ -92,6 +92,32 @@ def test_downgrade_to_base_removes_everything(empty_database_url, tmp_path):
         db.engine.dispose()
 
 
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_upgrade_0009_splits_the_pairs_index_per_configuration(empty_database_url, tmp_path):
+    app = make_app(empty_database_url, tmp_path)
+    runner = app.test_cli_runner()
+
+    def pair_indexes() -> dict[str, str]:
+        with app.app_context():
+            rows = db.session.execute(
+                sa.text("SELECT indexname, indexdef FROM pg_indexes WHERE indexname LIKE 'ix_search_documents_tsv_pairs%'")
+            ).all()
+            db.session.remove()
+            db.engine.dispose()
+        return dict(rows)
+
+    assert runner.invoke(args=["db", "upgrade", "0008"]).exit_code == 0
+    assert list(pair_indexes()) == ["ix_search_documents_tsv_pairs"]
+    result = runner.invoke(args=["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    upgraded = pair_indexes()
+    assert sorted(upgraded) == [f"ix_search_documents_tsv_pairs_{c}" for c in ("arabic", "english", "french", "russian", "simple", "spanish")]
+    assert "WHERE ((config)::text = 'english'::text)" in upgraded["ix_search_documents_tsv_pairs_english"]
+    result = runner.invoke(args=["db", "downgrade", "0008"])
+    assert result.exit_code == 0, result.output
+    assert list(pair_indexes()) == ["ix_search_documents_tsv_pairs"]
+
+
 def test_upgrade_0002_keeps_existing_accounts_usable(empty_database_url, tmp_path):
     """Users created before accounts existed become verified, approved members with a session token."""
     app = make_app(empty_database_url, tmp_path)

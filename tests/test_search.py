@@ -520,6 +520,24 @@ def test_postgres_search_uses_the_gin_index(app, corpus):
     assert "Bitmap Index Scan on ix_search_documents_tsv_french" in plan, plan
 
 
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_postgres_phrase_candidates_use_each_configurations_pairs_index(app, corpus):
+    """Each configuration's branch of a phrase's candidates is answered by that configuration's
+    partial index of word pairs (migration 0009), and no row's pairs are computed as a filter."""
+    with app.app_context():
+        parsed = search.parse_query('"alternatives to detention"')
+        pairs = search._POSTGRES.phrase_pairs(parsed)
+        query = sa.select(SearchDocument.statement_id).where(search._POSTGRES._candidates(parsed, pairs), SearchDocument.statement_id > 0)
+        compiled = query.compile(db.engine, compile_kwargs={"literal_binds": True})
+        with db.engine.connect() as conn:
+            conn.exec_driver_sql("SET enable_seqscan = off")
+            conn.exec_driver_sql("SET enable_indexscan = off")
+            plan = "\n".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN {compiled}"))
+    for config in search.CONFIGS:
+        assert f"Bitmap Index Scan on ix_search_documents_tsv_pairs_{config} " in plan, plan
+    assert not [line for line in plan.splitlines() if "Filter" in line and "search_pairs" in line], plan
+
+
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_sqlite_fts_table_follows_the_index_rows(app, corpus):
     with app.app_context():

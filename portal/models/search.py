@@ -11,6 +11,7 @@ autogenerate.
 from __future__ import annotations
 
 import enum
+import itertools
 from datetime import datetime
 from typing import Any
 
@@ -93,7 +94,7 @@ class SearchDocument(Base):
 
 FTS_TABLE = "search_fts"
 TSV_COLUMN = "tsv"
-TSV_INDEX = "ix_search_documents_tsv"  # + "_<config>": one partial GIN index per configuration; + "_pairs"
+TSV_INDEX = "ix_search_documents_tsv"  # + "_<config>": one partial GIN index per configuration; + "_pairs_<config>"
 # PostgreSQL text search configurations with an index (portal.search.LANGUAGE_CONFIGS uses
 # these; migration 0007 has a frozen copy).
 TSV_CONFIGS: tuple[str, ...] = ("arabic", "english", "french", "russian", "simple", "spanish")
@@ -107,7 +108,7 @@ TSV_PAIRS_INDEX = f"{TSV_INDEX}_pairs"
 # the phrase test then narrows; GIN alone has no positions to test a phrase with.
 # Its COST tells the planner that computing it is dear (about 1 ms for a 4 KB vector): the
 # index answers it. hashtext() has not changed since PostgreSQL 8.4; should one change it,
-# REINDEX INDEX ix_search_documents_tsv_pairs. Frozen copy in migration 0008.
+# REINDEX the ix_search_documents_tsv_pairs_<config> indexes. Frozen copy in migration 0008.
 SEARCH_PAIRS_FUNCTION = (
     "CREATE OR REPLACE FUNCTION search_pairs(v tsvector) RETURNS tsvector "
     "LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE COST 100000 AS $$ "
@@ -153,9 +154,16 @@ SEARCH_DDL: dict[str, list[str]] = {
         ),
         # Word pairs, for phrases (see SEARCH_PAIRS_FUNCTION). No statistics: ANALYZE would
         # compute the expression for every sampled row, and the planner needs none.
+        # One partial index per configuration, as for the words.
         SEARCH_PAIRS_FUNCTION,
-        f"CREATE INDEX {TSV_PAIRS_INDEX} ON search_documents USING gin (search_pairs({TSV_COLUMN}))",
-        f"ALTER INDEX {TSV_PAIRS_INDEX} ALTER COLUMN 1 SET STATISTICS 0",
+        *itertools.chain.from_iterable(
+            (
+                f"CREATE INDEX {TSV_PAIRS_INDEX}_{config} ON search_documents USING gin (search_pairs({TSV_COLUMN})) "
+                f"WHERE config = '{config}'",
+                f"ALTER INDEX {TSV_PAIRS_INDEX}_{config} ALTER COLUMN 1 SET STATISTICS 0",
+            )
+            for config in TSV_CONFIGS
+        ),
     ],
 }
 
