@@ -29,7 +29,7 @@ What it does, for each backend:
    files of incompressible data totalling `--zip-gb` GiB, for the streamed ZIP export.
 4. Serves, one at a time, with gunicorn (2 sync workers on 127.0.0.1, a free port): a bare
    Flask "hello world" (tests/perf/hello.py, the ceiling), then the portal
-   (`portal:create_app()`, PORTAL_ENV=production, configured by environment), and measures
+   (`wsgi:app`, as in production, PORTAL_ENV=production, configured by environment), and measures
    requests/s and p50/p95/p99 latency for: the session page (first page, and a deep page
    reached by following "Next page" links), the search page (one query repeated, then a
    rotating set of 5,000 distinct queries made of the corpus's words and phrases, also
@@ -1011,7 +1011,7 @@ def run_backend(backend: str, url: str, workdir: Path, corpus_path: Path, args, 
     cache_on = " (page cache on)" if cache_key else ""
     if not cache_key:
         log("  (no PORTAL_PAGE_CACHE_SIZE in the app's config: no page cache yet; measured once, without)")
-    with Server("portal:create_app()", portal_env(url, workdir, page_cache=None), ROOT, "portal") as server:
+    with Server("wsgi:app", portal_env(url, workdir, page_cache=None), ROOT, "portal") as server:
         session_figures(server.port, slug, args, results, hello, cache_on)
         api_list_figure(server.port, args, results, hello, cache_on)
         figure("search page, 1 query repeated", server.port,
@@ -1030,11 +1030,11 @@ def run_backend(backend: str, url: str, workdir: Path, corpus_path: Path, args, 
             figure(f"API search, {len(queries):,} queries, {WORKERS} connections", server.port, api_search_paths[2500:],
                    one_each, results, target="p95", hello=hello)
     if cache_key:
-        with Server("portal:create_app()", portal_env(url, workdir, page_cache=0), ROOT, "portal, no cache") as server:
+        with Server("wsgi:app", portal_env(url, workdir, page_cache=0), ROOT, "portal, no cache") as server:
             session_figures(server.port, slug, args, results, hello, " (page cache off)")
             api_list_figure(server.port, args, results, hello, " (page cache off)")
     if args.zip_gb > 0:
-        with Server("portal:create_app()", portal_env(url, workdir, page_cache=None), ROOT, "portal, zip") as server:
+        with Server("wsgi:app", portal_env(url, workdir, page_cache=None), ROOT, "portal, zip") as server:
             try:
                 measure_zip(server, zip_slug, int(timings["zip bytes"]), int(timings["zip file count"]), results)
             except (OSError, AssertionError, zipfile.BadZipFile, http.client.HTTPException) as exc:
@@ -1126,7 +1126,7 @@ def main() -> None:
     finally:
         if keep_workdir:
             log(f"\nwork folder kept: {workdir}  (serve a kept database with: DATABASE_URL=... PORTAL_STORAGE_DIR={workdir / 'files'} "
-                f"SECRET_KEY=x .venv/bin/gunicorn -w 2 'portal:create_app()')")
+                f"SECRET_KEY=x .venv/bin/gunicorn -w 2 wsgi:app)")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
 
