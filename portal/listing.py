@@ -26,11 +26,20 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portal import search
 from portal.enums import Language, OrganisationKind, StatementKind
 from portal.extensions import db
-from portal.models import Area, MeetingSession, Organisation, Statement, statement_areas
+from portal.models import (
+    Area,
+    MeetingSession,
+    Organisation,
+    Statement,
+    statement_areas,
+    statement_cosignatories,
+    statement_on_behalf_of,
+)
 from portal.queries import public_statements
 
 DEFAULT_LIMIT = 20
@@ -178,15 +187,10 @@ class Params:
     limit: int = DEFAULT_LIMIT
 
 
-# What a listing item shows: the organisation and session are loaded by search_public anyway.
-# Joined into the one query that loads the results: three queries more cost an API search
-# some 3 ms (its lists are short: one to three areas, rarely a joint statement's partners).
-SEARCH_LISTING_OPTIONS = (
-    joinedload(Statement.areas),
-    joinedload(Statement.on_behalf_of),
-    joinedload(Statement.cosignatories),
-    joinedload(Statement.panel),
-)
+# What a listing item shows beyond what search_public loads (organisation and session): the
+# panel; load_details() then adds the areas and a joint statement's partners.
+SEARCH_LISTING_OPTIONS = (joinedload(Statement.panel),)
+
 LISTING_OPTIONS = (
     selectinload(Statement.areas),
     selectinload(Statement.organisation),
@@ -195,6 +199,42 @@ LISTING_OPTIONS = (
     selectinload(Statement.panel),
     selectinload(Statement.meeting_session),
 )
+
+
+def load_details(statements: Sequence[Statement]) -> None:
+    """Set each statement's areas, on-behalf-of and co-signatories as loaded, from one query
+    for the links and one for what they lead to (the areas; organisations only for a joint
+    statement). Three collection loads (selectinload) cost an API search some 5 ms at
+    100,000 statements, and one joined query some 3 ms: the ORM's work on their rows."""
+    by_id = {s.id: s for s in statements}
+    if not by_id:
+        return
+    links = sa.union_all(
+        *(
+            sa.select(sa.literal(kind), table.c.statement_id, target).where(table.c.statement_id.in_(list(by_id)))
+            for kind, table, target in (
+                (0, statement_areas, statement_areas.c.area_id),
+                (1, statement_on_behalf_of, statement_on_behalf_of.c.organisation_id),
+                (2, statement_cosignatories, statement_cosignatories.c.organisation_id),
+            )
+        )
+    )
+    rows = db.session.execute(links).all()
+    wanted: tuple[set[int], set[int]] = (set(), set())
+    for kind, _, target in rows:
+        wanted[kind > 0].add(target)
+    areas = {a.id: a for a in db.session.scalars(sa.select(Area).where(Area.id.in_(wanted[0])))} if wanted[0] else {}
+    organisations = (
+        {o.id: o for o in db.session.scalars(sa.select(Organisation).where(Organisation.id.in_(wanted[1])))} if wanted[1] else {}
+    )
+    collected: dict[int, tuple[list[Any], list[Any], list[Any]]] = {i: ([], [], []) for i in by_id}
+    for kind, statement_id, target in rows:
+        collected[statement_id][kind].append(areas[target] if kind == 0 else organisations[target])
+    for statement_id, (in_areas, on_behalf_of, cosignatories) in collected.items():
+        # In the relationships' own order (portal/models/statements.py).
+        set_committed_value(by_id[statement_id], "areas", sorted(in_areas, key=lambda a: a.position))
+        set_committed_value(by_id[statement_id], "on_behalf_of", sorted(on_behalf_of, key=lambda o: o.name))
+        set_committed_value(by_id[statement_id], "cosignatories", sorted(cosignatories, key=lambda o: o.name))
 
 
 def list_public(

@@ -310,6 +310,19 @@ def test_joint_statement_names_its_partners(app: Flask, client: FlaskClient, cor
     assert body["cosignatories"] == [{"id": che.id, "name": "Switzerland", "kind": "member_state", "acronym": None}]
 
 
+def test_search_results_show_the_same_summaries_as_the_list(client: FlaskClient, corpus) -> None:
+    """A search result's statement (areas in order, a joint statement's partners, panel,
+    session) is what the list shows of it, though the two load it differently."""
+    listed = {item["id"]: item for item in get(client, f"{API}/statements", limit=100).get_json()["data"]}
+    searched = get(client, f"{API}/statements", q=COMMON, limit=100).get_json()["data"]
+
+    assert {item["id"] for item in searched} == set(listed)
+    assert listed[corpus.joint]["cosignatories"] and listed[corpus.joint]["on_behalf_of"]
+    assert [a["code"] for a in listed[corpus.alternatives]["areas"]] == ["d", "e"]
+    for item in searched:
+        assert {**item, "search": None} == listed[item["id"]], item["id"]
+
+
 def test_statement_that_is_not_public_is_a_json_404(client: FlaskClient, corpus) -> None:
     assert set(corpus.hidden) == {*(s.value for s in HIDDEN_STATUSES), "embargoed"}
     for key, public_id in corpus.hidden.items():

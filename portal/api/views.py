@@ -148,6 +148,7 @@ def _listed(params: listing.Params) -> _Page:
 
 def _searched(params: listing.Params) -> _Page:
     result, next_cursor, previous_cursor = listing.search_page(params, options=listing.SEARCH_LISTING_OPTIONS)
+    listing.load_details([hit.statement for hit in result.results])
     start = (result.page - 1) * result.per_page
     data = []
     for position, hit in enumerate(result.results, start=start + 1):
