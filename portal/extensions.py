@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from portal.models.base import Base
 
+log = logging.getLogger(__name__)
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
@@ -67,7 +69,10 @@ def end_read_only_transaction(exception: BaseException | None = None) -> None:
     to send, files to keep or drop: anything in session.info), see above; leave any other
     to the rollback that ends the session. Runs before Flask-SQLAlchemy removes the session."""
     session = db.session()
-    if exception is not None or not session.in_transaction() or session.info or session.new or session.dirty or session.deleted:
+    transaction = session.get_transaction()
+    if exception is not None or transaction is None or not transaction.is_active:
+        return  # none, or one a failed flush has ended: the rollback is due
+    if session.info or session.new or session.dirty or session.deleted:
         return
     if session.connection().info.get(_WROTE, True) is not False:
         return
@@ -76,6 +81,10 @@ def end_read_only_transaction(exception: BaseException | None = None) -> None:
     session.info[READ_ONLY_COMMIT], expire, session.expire_on_commit = True, session.expire_on_commit, False
     try:
         session.commit()
+    except sa.exc.SQLAlchemyError:
+        # A teardown that raises stops the ones after it, and the session would never be
+        # removed: the rollback that ends the session deals with whatever went wrong.
+        log.warning("Could not end a read-only transaction with COMMIT", exc_info=True)
     finally:
         session.info.pop(READ_ONLY_COMMIT, None)
         session.expire_on_commit = expire

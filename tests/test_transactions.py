@@ -8,7 +8,8 @@ import sqlalchemy as sa
 
 from portal import cache, mail
 from portal.extensions import db
-from portal.models import Organisation
+from portal.enums import Role
+from portal.models import Organisation, User
 from tests import factories
 
 
@@ -72,6 +73,21 @@ def test_queued_mail_is_not_sent_by_a_read_only_commit(app, monkeypatch):
         db.session.info.setdefault("portal_outbox", []).append(object())
         factories.org("MEX")
     assert sent == []
+
+
+def test_context_after_a_failed_flush_ends_and_frees_its_connection(app):
+    """After an IntegrityError the session's transaction is dead: the context still ends (no
+    error from the teardown), and the connection goes back rolled back, holding no lock."""
+    with app.app_context():
+        factories.make_user("ann@x.org")
+        db.session.commit()
+        db.session.add(User(email="ann@x.org", name="Ann", password_hash="x", role=Role.MODERATOR))
+        with pytest.raises(sa.exc.IntegrityError):
+            db.session.flush()
+    with app.app_context():
+        with db.engine.connect() as other:  # a DDL-strength lock: waits for any open transaction
+            other.execute(sa.text("LOCK TABLE users IN ACCESS EXCLUSIVE MODE NOWAIT" if other.dialect.name == "postgresql" else "SELECT 1"))
+        assert factories.org("MEX").name == "Mexico"
 
 
 def test_objects_read_stay_loaded_after_a_read_only_context(app):
