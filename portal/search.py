@@ -388,7 +388,7 @@ def _load(ids: Sequence[int], options: Sequence[Any] = (), among: sa.Select[tupl
             joinedload(Statement.meeting_session, innerjoin=True),
             *options,
         )
-    ).unique()  # a joined collection among `options` repeats a statement's row
+    )
     return {s.id: s for s in statements}
 
 
