@@ -35,9 +35,10 @@ from portal.models.base import UTCDateTime
 from portal.models.statements import statement_cosignatories, statement_on_behalf_of
 
 
-def public_statements(now: datetime | None = None) -> sa.Select[tuple[Statement]]:
-    """The only definition of publicly visible statements, newest first: approved and past any embargo."""
-    now = now or utcnow()
+def public_statements(now: datetime | sa.BindParameter[datetime] | None = None) -> sa.Select[tuple[Statement]]:
+    """The only definition of publicly visible statements, newest first: approved and past any
+    embargo (`now`: a time, or a bound parameter for a statement built once and reused)."""
+    now = utcnow() if now is None else now
     return (
         sa.select(Statement)
         .where(
@@ -76,7 +77,7 @@ def open_sessions(now: datetime) -> list[MeetingSession]:
     return [s for s in sessions if s.is_open(now)]
 
 
-def involving(organisation_id: int) -> sa.ColumnElement[bool]:
+def involving(organisation_id: int | sa.BindParameter[int]) -> sa.ColumnElement[bool]:
     """Statements by the organisation, delivered on its behalf, or co-signed by it."""
     return sa.or_(
         Statement.organisation_id == organisation_id,

@@ -226,28 +226,75 @@ class SearchFilters:
         return any(v is not None for v in vars(self).values())
 
 
-def apply_filters(query: sa.Select, filters: SearchFilters) -> sa.Select:
-    """`query` (over Statement) narrowed by the filters; no joins, so no duplicate rows."""
+def apply_filters(query: sa.Select, filters: SearchFilters, *, bound: bool = False) -> sa.Select:
+    """`query` (over Statement) narrowed by the filters; no joins, so no duplicate rows.
+
+    `bound`: each filter's value is left out, as a required bound parameter named
+    `filter_<field>` to be given at execution, so that the query can be built once for
+    each set of filters in use and reused (see _Scope)."""
+
+    def value(name: str) -> Any:
+        return sa.bindparam(f"filter_{name}") if bound else getattr(filters, name)
+
     if filters.session_id is not None:
-        query = query.where(Statement.session_id == filters.session_id)
+        query = query.where(Statement.session_id == value("session_id"))
     if filters.area_id is not None:
         query = query.where(
-            Statement.id.in_(sa.select(statement_areas.c.statement_id).where(statement_areas.c.area_id == filters.area_id))
+            Statement.id.in_(sa.select(statement_areas.c.statement_id).where(statement_areas.c.area_id == value("area_id")))
         )
     if filters.panel_id is not None:
-        query = query.where(Statement.panel_id == filters.panel_id)
+        query = query.where(Statement.panel_id == value("panel_id"))
     if filters.organisation_kind is not None:
         query = query.where(
-            Statement.organisation_id.in_(sa.select(Organisation.id).where(Organisation.kind == filters.organisation_kind))
+            Statement.organisation_id.in_(sa.select(Organisation.id).where(Organisation.kind == value("organisation_kind")))
         )
     if filters.organisation_id is not None:
         # By, on behalf of, or co-signed by the organisation: a joint statement is theirs too.
-        query = query.where(involving(filters.organisation_id))
+        query = query.where(involving(value("organisation_id")))
     if filters.language is not None:
-        query = query.where(Statement.language == filters.language)
+        query = query.where(Statement.language == value("language"))
     if filters.kind is not None:
-        query = query.where(Statement.kind == filters.kind)
+        query = query.where(Statement.kind == value("kind"))
     return query
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """The statements a search may return: in the index, public at `now` (the index holds
+    approved statements only, index_statement keeps it so on every decision; of those,
+    the ones under embargo are not public yet) and matching the filters. `conditions` are
+    on the backend's key, with the values left out as bound parameters (`params`): they
+    depend only on which filters are in use, so the statements holding them are built
+    once and reused. Building an SQLAlchemy statement and computing its cache key cost
+    more, for a search's statements, than PostgreSQL takes to run some of them."""
+
+    conditions: tuple[sa.ColumnElement[bool], ...]
+    params: dict[str, Any]
+    shape: tuple[str, ...]  # the filters in use: what the statements built with `conditions` depend on
+
+    @classmethod
+    def of(cls, key: sa.ColumnElement[int], filters: SearchFilters, now: datetime) -> _Scope:
+        shape = tuple(name for name, value in vars(filters).items() if value is not None)
+        params = {"search_now": now, **{f"filter_{name}": getattr(filters, name) for name in shape}}
+        return cls(_scope_conditions(key, shape), params, shape)
+
+
+@functools.lru_cache(maxsize=256)
+def _scope_conditions(key: sa.ColumnElement[int], shape: tuple[str, ...]) -> tuple[sa.ColumnElement[bool], ...]:
+    now = sa.bindparam("search_now", type_=Statement.publish_at.type)
+    conditions: tuple[sa.ColumnElement[bool], ...] = (key.not_in(sa.select(Statement.id).where(Statement.publish_at > now)),)
+    if shape:
+        # Any value of the right type stands for each filter in use: apply_filters leaves it out.
+        used = SearchFilters(**{name: _PLACEHOLDERS[name] for name in shape})
+        public = apply_filters(public_statements(now).order_by(None), used, bound=True)
+        conditions += (key.in_(public.with_only_columns(Statement.id)),)
+    return conditions
+
+
+_PLACEHOLDERS: dict[str, Any] = {
+    "session_id": 0, "area_id": 0, "panel_id": 0, "organisation_id": 0,
+    "organisation_kind": next(iter(OrganisationKind)), "language": next(iter(Language)), "kind": next(iter(StatementKind)),
+}
 
 
 # --- searching ----------------------------------------------------------------------------
@@ -297,10 +344,10 @@ def search_public(
     filters = filters or SearchFilters()
     page = max(1, page)
     empty = SearchPage(query, filters, [], 0, page, per_page)
-    base = apply_filters(public_statements(now).order_by(None), filters)
     if query.is_empty:
         if not filters.any:
             return empty
+        base = apply_filters(public_statements(now).order_by(None), filters)
         ids_query = base.with_only_columns(Statement.id).order_by(Statement.published_at.desc(), Statement.id.desc())
         total = _count(ids_query)
         ids = list(db.session.scalars(ids_query.limit(per_page).offset((page - 1) * per_page)))
@@ -309,20 +356,15 @@ def search_public(
 
     backend: _Postgres | _SQLite = _POSTGRES if db.engine.dialect.name == "postgresql" else _SQLITE
     now = now or utcnow()
-    key = backend.key
-    # The index holds approved statements only (index_statement keeps it so on every
-    # decision); of those, the ones under embargo are not public yet.
-    conditions: list[sa.ColumnElement[bool]] = [key.not_in(sa.select(Statement.id).where(Statement.publish_at > now))]
-    if filters.any:
-        conditions.append(key.in_(base.with_only_columns(Statement.id)))
-    newest = backend.newest(query, conditions, MATCH_WINDOW + 1)
+    scope = _Scope.of(backend.key, filters, now)
+    newest = backend.newest(query, scope, MATCH_WINDOW + 1)
     if not newest:
         return empty
     more = len(newest) > MATCH_WINDOW
-    rows = backend.ranked(query, newest[:MATCH_WINDOW], conditions, per_page, (page - 1) * per_page)
+    rows = backend.ranked(query, newest[:MATCH_WINDOW], scope, per_page, (page - 1) * per_page)
     # Belt and braces: every result passes public_statements() again, so nothing unpublished
     # can appear even if the index were stale.
-    statements = _load([row.id for row in rows], options, among=public_statements(now))
+    statements = _load([row.id for row in rows], options, public_at=now)
     rows = [row for row in rows if row.id in statements]
     snippets = _snippets(backend, [row.id for row in rows], query)
     results = [
@@ -375,21 +417,34 @@ def _count(query: sa.Select) -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery())) or 0
 
 
-def _load(ids: Sequence[int], options: Sequence[Any] = (), among: sa.Select[tuple[Statement]] | None = None) -> dict[int, Statement]:
+def _load(ids: Sequence[int], options: Sequence[Any] = (), public_at: datetime | None = None) -> dict[int, Statement]:
     """The statements, their organisation and session (what a result shows) and whatever
-    else `options` load, in one go; only those `among` selects, if given."""
+    else `options` load, in one go; only those public at `public_at`, if given."""
     if not ids:
         return {}
     statements = db.session.scalars(
-        (sa.select(Statement) if among is None else among.order_by(None))
-        .where(Statement.id.in_(ids))
-        .options(
-            joinedload(Statement.organisation, innerjoin=True),
-            joinedload(Statement.meeting_session, innerjoin=True),
-            *options,
-        )
+        _load_statement(tuple(options), public_at is not None), {"ids": list(ids), "search_now": public_at}
     )
     return {s.id: s for s in statements}
+
+
+@functools.lru_cache(maxsize=32)
+def _load_statement(options: tuple[Any, ...], public: bool) -> sa.Select[tuple[Statement]]:
+    """_load's statement, built once for each set of options (the callers' are constants)."""
+    query = public_statements(sa.bindparam("search_now", type_=Statement.publish_at.type)).order_by(None) if public else sa.select(Statement)
+    return query.where(Statement.id.in_(sa.bindparam("ids", expanding=True))).options(
+        joinedload(Statement.organisation, innerjoin=True),
+        joinedload(Statement.meeting_session, innerjoin=True),
+        *options,
+    )
+
+
+_SEARCH_KEY = SearchDocument.__table__.c.statement_id
+# The id below which the probe stops: the `probe_rows`-th newest in the index (NULL: fewer).
+_PROBE_FLOOR = (
+    sa.select(_SEARCH_KEY).order_by(_SEARCH_KEY.desc()).offset(sa.bindparam("probe_rows", type_=sa.Integer)).limit(1).scalar_subquery()
+)
+_TOP_AND_PROBE_FLOOR = sa.select(sa.select(sa.func.max(_SEARCH_KEY)).scalar_subquery(), _PROBE_FLOOR)
 
 
 class _Postgres:
@@ -404,37 +459,44 @@ class _Postgres:
     """
 
     table = SearchDocument.__table__
-    key = table.c.statement_id
+    key = _SEARCH_KEY
 
-    def _per_config(self, function: str, text: str, table: str = "search_documents") -> sa.TextClause:
-        """OR over the configurations of (config = X AND tsv @@ function(X, text)), each
-        configuration a literal, so the planner matches it to X's partial index. SQL text,
-        made once per function and table: built as an expression tree, six branches cost
-        more to assemble and compile on every search than the database takes to run them."""
-        param = f"{function}_{table}"
-        return sa.text(_per_config_sql(function, table, param)).bindparams(sa.bindparam(param, text, type_=sa.Text))
+    def _per_config(self, function: str, param: str, table: str = "search_documents") -> sa.TextClause:
+        """OR over the configurations of (config = X AND tsv @@ function(X, :param)), each
+        configuration a literal, so the planner matches it to X's partial index. SQL text:
+        built as an expression tree, six branches cost more to assemble and compile than
+        the database takes to run them."""
+        return sa.text(_per_config_sql(function, table, param)).bindparams(sa.bindparam(param, type_=sa.Text))
 
-    def match(self, parsed: ParsedQuery) -> sa.ColumnElement[bool]:
-        return self._per_config("websearch_to_tsquery", parsed.websearch())
+    def match(self, table: str = "search_documents") -> sa.ColumnElement[bool]:
+        """The rows matching the query given as the `query` parameter (websearch syntax)."""
+        return self._per_config("websearch_to_tsquery", "query", table)
 
-    def newest(self, parsed: ParsedQuery, conditions: list[sa.ColumnElement[bool]], limit: int) -> list[int]:
+    def params(self, parsed: ParsedQuery, scope: _Scope, **more: Any) -> dict[str, Any]:
+        return {**scope.params, "query": parsed.websearch(), "probe_rows": PROBE_ROWS, **more}
+
+    @functools.cache
+    def _probe_statement(self, shape: tuple[str, ...]) -> sa.Select[tuple[int]]:
+        conditions = _scope_conditions(self.key, shape)
+        return (
+            sa.select(self.key)
+            .where(self.match(), *conditions, self.key > sa.func.coalesce(_PROBE_FLOOR, 0))
+            .order_by(self.key.desc())
+            .limit(sa.bindparam("limit", type_=sa.Integer))
+        )
+
+    def newest(self, parsed: ParsedQuery, scope: _Scope, limit: int) -> list[int]:
         """The ids of the newest `limit` statements matching, newest first."""
         pairs = self.phrase_pairs(parsed) if parsed.has_phrases else {}
         found: list[int] = []
-        probe_floor = sa.select(self.key).order_by(self.key.desc()).offset(PROBE_ROWS).limit(1).scalar_subquery()
         if not pairs:
             # 1. The newest PROBE_ROWS statements, tested one by one (stopping at `limit`): a
             #    broad query (the words most statements use) fills the window here. A phrase
             #    with word pairs skips this: its pairs' index finds its matches faster.
-            found = list(db.session.scalars(
-                sa.select(self.key)
-                .where(self.match(parsed), *conditions, self.key > sa.func.coalesce(probe_floor, 0))
-                .order_by(self.key.desc())
-                .limit(limit)
-            ))
+            found = list(db.session.scalars(self._probe_statement(scope.shape), self.params(parsed, scope, limit=limit)))
             if len(found) >= limit:
                 return found
-        top, floor = db.session.execute(sa.select(sa.select(sa.func.max(self.key)).scalar_subquery(), probe_floor)).one()
+        top, floor = db.session.execute(_TOP_AND_PROBE_FLOOR, {"probe_rows": PROBE_ROWS}).one()
         if top is None or (floor is None and not pairs):
             return found  # no statements, or the probe saw them all
         # 2. Below them (or from the top, for a phrase with pairs), from the indexes, in
@@ -461,65 +523,71 @@ class _Postgres:
                 lower: int | None = upper - int(rows * ids_per_row) if rows < math.inf else None
                 if lower is not None and lower <= 0:
                     lower = None
-                found += self._indexed(parsed, conditions, upper, lower, limit - len(found), pairs)
+                found += self._indexed(parsed, scope, upper, lower, limit - len(found), pairs)
                 if lower is None:
                     break
                 seen, upper = seen + int(rows), lower
         return found
 
     def _indexed(
-        self,
-        parsed: ParsedQuery,
-        conditions: list[sa.ColumnElement[bool]],
-        upper: int,
-        lower: int | None,
-        limit: int,
-        pairs: dict[str, list[str]],
+        self, parsed: ParsedQuery, scope: _Scope, upper: int, lower: int | None, limit: int, pairs: dict[str, list[str]]
     ) -> list[int]:
         """The newest `limit` matches with ids in (lower, upper], found by the indexes alone
         (exact for a query without phrases). A query with phrases takes the statements
         holding its phrases' word pairs (`pairs`, search_pairs) or else its words from the
         indexes, and tests the phrases on them newest first, stopping when it has `limit`."""
-        bounds = [self.key <= upper] + ([self.key > lower] if lower is not None else [])
-        if not parsed.has_phrases:
-            query = sa.select(self.key).where(self.match(parsed), *conditions, *bounds).order_by(self.key.desc()).limit(limit)
-        else:
-            candidates = (
-                sa.select(self.key.label("id"))
-                .where(self._candidates(parsed, pairs), *conditions, *bounds)
-                .order_by(self.key.desc())
-                .offset(0)  # a fence: sorted first, then tested in that order
-                .subquery("candidates")
-            )
-            other = self.table.alias("tested")
-            test = (
-                sa.select(sa.literal(1).label("ok"))
-                .select_from(other)
-                .where(other.c.statement_id == candidates.c.id, self._per_config("websearch_to_tsquery", parsed.websearch(), "tested"))
-                .offset(0)
-                .lateral("test")
-            )
-            query = (
-                sa.select(candidates.c.id)
-                .select_from(candidates.join(test, sa.true()))
-                .order_by(candidates.c.id.desc())
-                .limit(limit)
-            )
-        return list(db.session.scalars(query))
+        statement = self._indexed_statement(scope.shape, lower is not None, parsed.has_phrases, bool(pairs))
+        params = self.params(parsed, scope, upper=upper, lower=lower, limit=limit)
+        if parsed.has_phrases:
+            params.update(self._candidates_params(parsed, pairs))
+        return list(db.session.scalars(statement, params))
 
-    def _candidates(self, parsed: ParsedQuery, pairs: dict[str, list[str]]) -> sa.ColumnElement[bool]:
-        """A superset of the query's matches that the indexes answer exactly: the statements
-        holding the word pairs of each of its phrases that stands alone in its group (in
-        the statement's configuration: an OR over the configurations of config = X AND its
-        pairs in X, each branch answered by X's partial index; `pairs`, from
-        phrase_pairs()), or else holding its words (relaxed_tsquery). The pairs alone:
-        beside other conditions on the vector, the planner may keep one as a filter, which
-        would compute the pairs of every row it finds."""
-        if not pairs:
-            return self._per_config("to_tsquery", parsed.relaxed_tsquery())
-        return sa.text(_PAIRS_CONDITION).bindparams(  # type: ignore[return-value]
-            *(sa.bindparam(f"pairs_{config}", " & ".join(f"'{t}'" for t in pairs[config]), type_=sa.Text) for config in CONFIGS)
+    @functools.cache
+    def _indexed_statement(self, shape: tuple[str, ...], bounded: bool, phrases: bool, pairs: bool) -> sa.Select[tuple[int]]:
+        conditions = _scope_conditions(self.key, shape)
+        bounds = [self.key <= sa.bindparam("upper", type_=sa.Integer)]
+        if bounded:
+            bounds.append(self.key > sa.bindparam("lower", type_=sa.Integer))
+        limit = sa.bindparam("limit", type_=sa.Integer)
+        if not phrases:
+            return sa.select(self.key).where(self.match(), *conditions, *bounds).order_by(self.key.desc()).limit(limit)
+        candidates = (
+            sa.select(self.key.label("id"))
+            .where(self._candidates(pairs), *conditions, *bounds)
+            .order_by(self.key.desc())
+            .offset(0)  # a fence: sorted first, then tested in that order
+            .subquery("candidates")
         )
+        other = self.table.alias("tested")
+        test = (
+            sa.select(sa.literal(1).label("ok"))
+            .select_from(other)
+            .where(other.c.statement_id == candidates.c.id, self.match("tested"))
+            .offset(0)
+            .lateral("test")
+        )
+        return sa.select(candidates.c.id).select_from(candidates.join(test, sa.true())).order_by(candidates.c.id.desc()).limit(limit)
+
+    def _candidates(self, pairs: bool) -> sa.ColumnElement[bool]:
+        """A superset of the query's matches that the indexes answer exactly: with `pairs`,
+        the statements holding the word pairs of each of its phrases that stands alone in
+        its group (in the statement's configuration: an OR over the configurations of
+        config = X AND its pairs in X, each branch answered by X's partial index; the
+        `pairs_<config>` parameters, from _candidates_params()), or else those holding its
+        words (the `relaxed` parameter, relaxed_tsquery). The pairs alone: beside other
+        conditions on the vector, the planner may keep one as a filter, which would compute
+        the pairs of every row it finds."""
+        if not pairs:
+            return self._per_config("to_tsquery", "relaxed")
+        return sa.text(_PAIRS_CONDITION).bindparams(  # type: ignore[return-value]
+            *(sa.bindparam(f"pairs_{config}", type_=sa.Text) for config in CONFIGS)
+        )
+
+    def _candidates_params(self, parsed: ParsedQuery, pairs: dict[str, list[str]]) -> dict[str, str]:
+        """The parameters of _candidates(bool(pairs)); `pairs` from phrase_pairs()."""
+        if not pairs:
+            return {"relaxed": parsed.relaxed_tsquery()}
+        return {f"pairs_{config}": " & ".join(f"'{t}'" for t in pairs[config]) for config in CONFIGS}
 
     def phrase_pairs(self, parsed: ParsedQuery) -> dict[str, list[str]]:
         """Per configuration, the search_pairs tokens of the query's phrases that stand alone
@@ -537,20 +605,14 @@ class _Postgres:
             return {}  # a configuration's statements cannot be narrowed by pairs: none are
         return {config: sorted(tokens) for config, tokens in pairs.items()}
 
-    def ranked(
-        self, parsed: ParsedQuery, window: list[int], conditions: list[sa.ColumnElement[bool]], limit: int, offset: int
-    ) -> list[sa.Row]:
-        """One page of the window, best first: the query's words side by side, then ts_rank."""
+    def ranked(self, parsed: ParsedQuery, window: list[int], scope: _Scope, limit: int, offset: int) -> list[sa.Row]:
+        """One page of the window, best first: the query's words side by side, then ts_rank.
+        (The window's statements are all in scope: newest() found them there.)"""
         phrase = parsed.adjacent()
-        params: dict[str, Any] = {"query": parsed.websearch(), "window": window, "limit": limit, "offset": offset}
+        params: dict[str, Any] = {"query": parsed.websearch(), "window": _int_array(window), "limit": limit, "offset": offset}
         if phrase is not None:
             params["phrase"] = " ".join(phrase.words)
-        statement = sa.text(_ranked_sql(phrase is not None)).bindparams(
-            sa.bindparam("window", type_=ARRAY(sa.Integer)), sa.bindparam("query", type_=sa.Text), *(
-                [sa.bindparam("phrase", type_=sa.Text)] if phrase is not None else []
-            )
-        )
-        return db.session.execute(statement, params).all()
+        return db.session.execute(_ranked_statement(phrase is not None), params).all()
 
     def sources(self, ids: Sequence[int], words: Sequence[str]) -> list[sa.Row]:
         """(statement_id, the opening of its text, the words as its configuration's dictionaries
@@ -692,21 +754,21 @@ class _SQLite:
     def rank(self, parsed: ParsedQuery) -> sa.ColumnElement[float]:
         return -sa.func.bm25(sa.literal_column(FTS_TABLE), *(sa.literal(w) for w in self.weights))
 
-    def newest(self, parsed: ParsedQuery, conditions: list[sa.ColumnElement[bool]], limit: int) -> list[int]:
+    def newest(self, parsed: ParsedQuery, scope: _Scope, limit: int) -> list[int]:
         """The ids of the newest `limit` statements matching, newest first (FTS5 reads its
         doclists in rowid order and stops at the limit)."""
         return list(db.session.scalars(
-            sa.select(self.key).select_from(self.fts).where(self.match(parsed), *conditions).order_by(self.key.desc()).limit(limit)
+            sa.select(self.key).select_from(self.fts).where(self.match(parsed), *scope.conditions).order_by(self.key.desc()).limit(limit),
+            scope.params,
         ))
 
-    def ranked(
-        self, parsed: ParsedQuery, window: list[int], conditions: list[sa.ColumnElement[bool]], limit: int, offset: int
-    ) -> list[sa.Row]:
+    def ranked(self, parsed: ParsedQuery, window: list[int], scope: _Scope, limit: int, offset: int) -> list[sa.Row]:
         """One page of the window, best first: the query's words side by side, then bm25."""
         floor = window[-1]  # the oldest statement ranked: the window is every match from it on
         adjacent = self.adjacent(parsed, floor)
         rank = self.rank(parsed)
         match = self.match(parsed)
+        conditions = list(scope.conditions)
         if parsed.has_phrases:
             # bm25 weighs a phrase by how many statements hold it, which FTS5 finds by testing
             # the phrase on every statement holding its words (at 100,000 statements, some 40
@@ -714,14 +776,15 @@ class _SQLite:
             # query's words instead, and the rows the words alone match are left out by id
             # (`+rowid`: a test on the row, not a lookup in the index per id).
             match = sa.text(f"{FTS_TABLE} MATCH :fts_relaxed").bindparams(fts_relaxed=parsed.fts5_relaxed())  # type: ignore[assignment]
-            conditions = [*conditions, sa.literal_column(f"+{FTS_TABLE}.rowid").in_(window)]
+            conditions.append(sa.literal_column(f"+{FTS_TABLE}.rowid").in_(window))
         return db.session.execute(
             sa.select(self.key.label("id"), rank.label("rank"), adjacent.label("adjacent"))
             .select_from(self.fts)
             .where(match, *conditions, self.key >= floor)
             .order_by(adjacent.desc(), rank.desc(), self.key.desc())
             .limit(limit)
-            .offset(offset)
+            .offset(offset),
+            scope.params,
         ).all()
 
     def adjacent(self, parsed: ParsedQuery, floor: int) -> sa.ColumnElement[int]:
@@ -789,24 +852,48 @@ def _ranked_sql(adjacent: bool) -> str:
         side_by_side = "CASE WHEN " + by_config(lambda c: f"{TSV_COLUMN} @@ (SELECT phraseto_tsquery('{c}'::regconfig, :phrase))", "false") + " THEN 1 ELSE 0 END"
     return (
         f"SELECT statement_id AS id, {rank} AS rank, {side_by_side} AS adjacent FROM search_documents "
-        "WHERE statement_id = ANY(:window) ORDER BY adjacent DESC, rank DESC, statement_id DESC LIMIT :limit OFFSET :offset"
+        "WHERE statement_id = ANY(CAST(:window AS integer[])) ORDER BY adjacent DESC, rank DESC, statement_id DESC LIMIT :limit OFFSET :offset"
     )
+
+
+@functools.cache
+def _ranked_statement(adjacent: bool) -> sa.TextClause:
+    return sa.text(_ranked_sql(adjacent)).bindparams(
+        sa.bindparam("window", type_=sa.Text), sa.bindparam("query", type_=sa.Text), *(
+            [sa.bindparam("phrase", type_=sa.Text)] if adjacent else []
+        )
+    )
+
+
+def _int_array(values: Sequence[int]) -> str:
+    """A PostgreSQL array literal of integers: one string to send rather than a list that the
+    driver adapts element by element."""
+    return "{" + ",".join(str(int(v)) for v in values) + "}"
 
 
 @contextmanager
 def _planner(**settings: str) -> Iterator[None]:
     """PostgreSQL planner settings for the statements run inside, then back as they were
     (set_config(..., true) lasts at most until the end of the transaction anyway)."""
-    names = list(settings)
+    change, restore = _planner_statements(tuple(settings))
     # One round trip: the select list is evaluated in order, each setting read before it is set.
-    row = db.session.execute(
-        sa.select(*itertools.chain.from_iterable((sa.func.current_setting(n), sa.func.set_config(n, v, True)) for n, v in settings.items()))
-    ).one()
-    previous = row[::2]
+    row = db.session.execute(change, {f"setting_{i}": value for i, value in enumerate(settings.values())}).one()
+    previous = row[::2]  # each setting's value before it was set
     try:
         yield
     finally:
-        db.session.execute(sa.select(*(sa.func.set_config(n, v, True) for n, v in zip(names, previous))))
+        db.session.execute(restore, {f"setting_{i}": value for i, value in enumerate(previous)})
+
+
+@functools.cache
+def _planner_statements(names: tuple[str, ...]) -> tuple[sa.Select, sa.Select]:
+    """_planner's statements for these settings: read and change them, and change them back."""
+    values = [sa.bindparam(f"setting_{i}", type_=sa.Text) for i in range(len(names))]
+    change = sa.select(*itertools.chain.from_iterable(
+        (sa.func.current_setting(name, type_=sa.Text), sa.func.set_config(name, value, True)) for name, value in zip(names, values)
+    ))
+    restore = sa.select(*(sa.func.set_config(name, value, True) for name, value in zip(names, values)))
+    return change, restore
 
 
 _STEMMER = snowballstemmer.stemmer("porter")  # the algorithm of FTS5's porter tokenizer

@@ -345,6 +345,30 @@ def test_embargoed_statement_is_found_once_the_embargo_ends(app, corpus, hidden)
     assert found(app, "zanzibar", now=later) == [hidden["embargoed"]]
 
 
+@pytest.mark.parametrize("probe_rows", [1000, 1])
+def test_search_statements_reused_take_each_searchs_own_values(app, corpus, hidden, monkeypatch, probe_rows):
+    """A search's statements are built once for each set of filters in use and then reused
+    with each search's values (portal.search._Scope): no filter value or time of an earlier
+    search carries over, whether the probe (PROBE_ROWS 1000) or the indexes (1) find them."""
+    monkeypatch.setattr(search, "PROBE_ROWS", probe_rows)
+    with app.app_context():
+        session1 = factories.session_by_number(1).id
+        session2 = factories.session_by_number(2).id
+        iom = factories.org("IOM").id
+        che = factories.org("CHE").id
+    F = search.SearchFilters
+    later = utcnow() + timedelta(days=3)
+    for _ in range(2):
+        assert found(app, "detention", F(session_id=session2)) == []
+        assert set(found(app, "detention", F(session_id=session1))) == {corpus.alternatives, corpus.labour, corpus.children}
+        assert found(app, "detention", F(organisation_id=iom)) == [corpus.labour]
+        assert found(app, "migrants", F(organisation_id=che)) == [corpus.travail]
+        assert found(app, "zanzibar", now=later) == [hidden["embargoed"]]
+        assert found(app, "zanzibar") == []
+        assert found(app, '"zanzibar declaration"', now=later) == [hidden["embargoed"]]
+        assert found(app, '"zanzibar declaration"') == []
+
+
 def decide(app: Flask, public_id: str, action: str, **kwargs) -> None:
     with app.app_context():
         moderator = db.session.scalar(sa.select(User).where(User.role == Role.MODERATOR))
@@ -511,7 +535,7 @@ def test_reindex_records_files_missing_from_the_store(app, runner, corpus):
 def test_postgres_search_uses_the_gin_index(app, corpus):
     """One constant tsquery per language configuration, so every branch can use the index."""
     with app.app_context():
-        query = sa.select(SearchDocument.statement_id).where(search._POSTGRES.match(search.parse_query("detention -children")))
+        query = sa.select(SearchDocument.statement_id).where(search._POSTGRES.match()).params(query="detention -children")
         compiled = query.compile(db.engine, compile_kwargs={"literal_binds": True})
         with db.engine.connect() as conn:
             conn.exec_driver_sql("SET enable_seqscan = off")
@@ -527,7 +551,8 @@ def test_postgres_phrase_candidates_use_each_configurations_pairs_index(app, cor
     with app.app_context():
         parsed = search.parse_query('"alternatives to detention"')
         pairs = search._POSTGRES.phrase_pairs(parsed)
-        query = sa.select(SearchDocument.statement_id).where(search._POSTGRES._candidates(parsed, pairs), SearchDocument.statement_id > 0)
+        query = sa.select(SearchDocument.statement_id).where(search._POSTGRES._candidates(True), SearchDocument.statement_id > 0)
+        query = query.params(search._POSTGRES._candidates_params(parsed, pairs))
         compiled = query.compile(db.engine, compile_kwargs={"literal_binds": True})
         with db.engine.connect() as conn:
             conn.exec_driver_sql("SET enable_seqscan = off")
