@@ -461,16 +461,17 @@ class _Postgres:
     table = SearchDocument.__table__
     key = _SEARCH_KEY
 
-    def _per_config(self, function: str, param: str, table: str = "search_documents") -> sa.TextClause:
+    def _per_config(self, function: str, param: str, table: str = "search_documents", row_test: bool = False) -> sa.TextClause:
         """OR over the configurations of (config = X AND tsv @@ function(X, :param)), each
-        configuration a literal, so the planner matches it to X's partial index. SQL text:
-        built as an expression tree, six branches cost more to assemble and compile than
-        the database takes to run them."""
-        return sa.text(_per_config_sql(function, table, param)).bindparams(sa.bindparam(param, type_=sa.Text))
+        configuration a literal, so the planner matches it to X's partial index (unless
+        `row_test`, see _per_config_sql). SQL text: built as an expression tree, six
+        branches cost more to assemble and compile than the database takes to run them."""
+        return sa.text(_per_config_sql(function, table, param, row_test)).bindparams(sa.bindparam(param, type_=sa.Text))
 
-    def match(self, table: str = "search_documents") -> sa.ColumnElement[bool]:
-        """The rows matching the query given as the `query` parameter (websearch syntax)."""
-        return self._per_config("websearch_to_tsquery", "query", table)
+    def match(self, table: str = "search_documents", row_test: bool = False) -> sa.ColumnElement[bool]:
+        """The rows matching the query given as the `query` parameter (websearch syntax);
+        `row_test`: tested row by row, never from an index."""
+        return self._per_config("websearch_to_tsquery", "query", table, row_test)
 
     def params(self, parsed: ParsedQuery, scope: _Scope, **more: Any) -> dict[str, Any]:
         return {**scope.params, "query": parsed.websearch(), "probe_rows": PROBE_ROWS, **more}
@@ -480,7 +481,7 @@ class _Postgres:
         conditions = _scope_conditions(self.key, shape)
         return (
             sa.select(self.key)
-            .where(self.match(), *conditions, self.key > sa.func.coalesce(_PROBE_FLOOR, 0))
+            .where(self.match(row_test=True), *conditions, self.key > sa.func.coalesce(_PROBE_FLOOR, 0))
             .order_by(self.key.desc())
             .limit(sa.bindparam("limit", type_=sa.Integer))
         )
@@ -562,7 +563,7 @@ class _Postgres:
         test = (
             sa.select(sa.literal(1).label("ok"))
             .select_from(other)
-            .where(other.c.statement_id == candidates.c.id, self.match("tested"))
+            .where(other.c.statement_id == candidates.c.id, self.match("tested", row_test=True))
             .offset(0)
             .lateral("test")
         )
@@ -830,9 +831,21 @@ _PAIRS_CONDITION = "(" + " OR ".join(
 
 
 @functools.cache
-def _per_config_sql(function: str, table: str, param: str) -> str:
+def _per_config_sql(function: str, table: str, param: str, row_test: bool = False) -> str:
+    """See _Postgres._per_config. `row_test`: the condition as a test of each row rather than
+    one an index can answer: ts_match_vq(), the function behind @@, which no index serves, and
+    each tsquery in a scalar subquery, parsed once per execution. Then the plan is the same
+    whatever the query, and PostgreSQL keeps the prepared statement's generic plan instead of
+    planning it again on every search (with @@ a generic plan would scan the GIN index for
+    want of the query's selectivity); and a generic plan does not parse the tsquery again
+    for every row tested, as it would `{function}(..., $1)`."""
+    if row_test:
+        test = "ts_match_vq({table}.{tsv}, (SELECT {function}('{config}'::regconfig, :{param})))"
+    else:
+        test = "{table}.{tsv} @@ {function}('{config}'::regconfig, :{param})"
     return "(" + " OR ".join(
-        f"({table}.config = '{config}' AND {table}.{TSV_COLUMN} @@ {function}('{config}'::regconfig, :{param}))" for config in CONFIGS
+        f"({table}.config = '{config}' AND " + test.format(table=table, tsv=TSV_COLUMN, function=function, config=config, param=param) + ")"
+        for config in CONFIGS
     ) + ")"
 
 

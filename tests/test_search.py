@@ -563,6 +563,39 @@ def test_postgres_phrase_candidates_use_each_configurations_pairs_index(app, cor
     assert not [line for line in plan.splitlines() if "Filter" in line and "search_pairs" in line], plan
 
 
+def generic_plan(statement: sa.Executable, values: dict[str, str]) -> str:
+    """EXPLAIN of the statement prepared and planned as a generic plan (no parameter known),
+    as PostgreSQL may keep it for a prepared statement; `values`: SQL for each parameter
+    that the statement leaves to its execution (the others are its own integers)."""
+    compiled = statement.compile(db.engine)
+    values = {**{name: str(int(value)) for name, value in compiled.params.items() if value is not None}, **values}
+    sql = str(compiled)
+    names = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", sql)))
+    sql = re.sub(r"%\((\w+)\)s", lambda m: f"${names.index(m.group(1)) + 1}", sql)
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+        conn.exec_driver_sql("SET enable_seqscan = off")  # the tables are tiny here
+        conn.exec_driver_sql(f"PREPARE planned AS {sql}")
+        return "\n".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN (VERBOSE) EXECUTE planned({', '.join(values[n] for n in names)})"))
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_postgres_probe_generic_plan_tests_rows_and_parses_each_tsquery_once(app, corpus):
+    """The probe tests the newest rows one by one, never from the GIN index, and parses each
+    language's tsquery once (an InitPlan), even in a generic plan, which PostgreSQL can then
+    keep for the prepared statement; with @@ and the tsquery a function of the parameter, the
+    generic plan scanned the GIN indexes instead."""
+    with app.app_context():
+        plan = generic_plan(
+            search._POSTGRES._probe_statement(()),
+            {"query": "'detention'", "search_now": "now()", "probe_rows": "1000", "limit": "251"},
+        )
+    assert "ix_search_documents_tsv" not in plan, plan
+    assert [line for line in plan.splitlines() if "Filter" in line and "ts_match_vq(search_documents.tsv, $" in line], plan
+    assert plan.count("websearch_to_tsquery") == len(search.CONFIGS), plan  # once each, in its InitPlan
+    assert plan.count("InitPlan") > len(search.CONFIGS), plan  # and the probe's floor
+
+
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_sqlite_fts_table_follows_the_index_rows(app, corpus):
     with app.app_context():
