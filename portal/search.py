@@ -81,6 +81,7 @@ _HEX = re.compile(r"[0-9a-f]{1,8}")
 # Highlight markers: control characters, which extracted text never contains
 # (portal.extract.clean_text), so the text cannot forge a highlight.
 _START, _STOP = "\x02", "\x03"
+_PAIRED_MARKERS = re.compile(f"[^{_START}{_STOP}]*(?:{_START}[^{_START}{_STOP}]*{_STOP}[^{_START}{_STOP}]*)*")
 
 # --- the query language -------------------------------------------------------------------
 
@@ -395,6 +396,15 @@ def _snippets(backend: _Postgres | _SQLite, ids: Sequence[int], parsed: ParsedQu
 def highlight(raw: str) -> Markup:
     """HTML for a snippet whose matches are between the _START and _STOP markers: the text
     is escaped first, then each match is wrapped in <mark> (balanced, whatever the input)."""
+    if _PAIRED_MARKERS.fullmatch(raw):
+        # As passages() makes them: escaped at once (the markers are not HTML), then marked.
+        return Markup(str(escape(raw)).replace(_START, "<mark>").replace(_STOP, "</mark>"))
+    return _balanced_highlight(raw)
+
+
+def _balanced_highlight(raw: str) -> Markup:
+    """highlight() for any markers: piece by piece, a <mark> opened only when none is open
+    and closed only when one is, and closed at the end."""
     out: list[str] = []
     open_ = False
     for piece in re.split(f"([{_START}{_STOP}])", raw):

@@ -149,6 +149,17 @@ def test_highlight_escapes_the_text_then_marks_matches():
     assert search.highlight(raw) == 'a &lt;script&gt;x&lt;/script&gt; &amp; <mark>b</mark> c <mark>d</mark>'
 
 
+@pytest.mark.parametrize(
+    "raw",
+    ["", "plain <b>", "\x02a\x03 & \x02<b>\x03", "\x02\x03", "\x02a", "a\x03", "\x02a\x02b\x03\x03", "\x03a\x02", "x\x02\x02y\x03"],
+)
+def test_highlight_marks_the_same_whether_the_markers_pair_or_not(raw):
+    """Paired markers (as passages() makes them) take a shortcut; its HTML is the same as the
+    general way's, which balances any markers."""
+    assert search.highlight(raw) == search._balanced_highlight(raw)
+    assert str(search.highlight(raw)).count("<mark>") == str(search.highlight(raw)).count("</mark>")
+
+
 # --- matching and ranking ------------------------------------------------------------------------
 
 
@@ -429,6 +440,30 @@ def test_search_page_shows_ranked_results_with_snippets(app, client, corpus):
     assert html.index(corpus.alternatives) < html.index(corpus.labour)
     assert "<mark>detention</mark>" in html
     assert "<p>Mexico · Session 1: Human rights of all migrants · 8 May 2017 · Delivered statement, English</p>" in html
+
+
+def test_search_page_runs_as_many_statements_for_three_results_as_for_one(app, client, corpus):
+    """What a result shows is loaded with the results (only that: RESULT_OPTIONS): nothing is
+    loaded per result, as an attribute left out and read by the page would be."""
+    with app.app_context():
+        engine = db.engine
+
+    def statements_run(q: str) -> tuple[int, str]:
+        run = []
+        listener = lambda *args: run.append(args[2])  # noqa: E731
+        sa.event.listen(engine, "before_cursor_execute", listener)
+        try:
+            html = client.get("/search", query_string={"q": q}).get_data(as_text=True)
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", listener)
+        return len(run), html
+
+    statements_run("migrants")  # the form's choices, kept afterwards (and each page, by PageFront)
+    one, html = statements_run("smuggling")
+    assert "1 statement matches" in html and "<p>International Organization for Migration · Session 1: Human rights" in html
+    three, html = statements_run("detention")
+    assert "3 statements match" in html and html.count("· Session 1: Human rights of all migrants ·") == 3
+    assert one == three
 
 
 def test_search_page_escapes_titles_and_snippets(app, client, corpus):

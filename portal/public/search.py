@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Load, load_only
 from flask import Blueprint, current_app, render_template, request
 from flask_wtf import FlaskForm
 from wtforms import SearchField, SelectField
@@ -21,6 +22,16 @@ from portal.cache import public_memo
 bp = Blueprint("search", __name__)
 
 MAX_PAGE = 500
+# What a result of the page shows (templates/search/index.html), and only that, is loaded: a
+# statement's two dozen columns and its organisation's and session's cost more to load than
+# to show the few the page needs.
+RESULT_OPTIONS = (
+    load_only(
+        Statement.public_id, Statement.title, Statement.kind, Statement.language, Statement.delivered_on, Statement.published_at
+    ),
+    Load(Statement).joinedload(Statement.organisation, innerjoin=True).load_only(Organisation.name),
+    Load(Statement).joinedload(Statement.meeting_session, innerjoin=True).load_only(MeetingSession.number, MeetingSession.short_title),
+)
 
 
 def _int_or_none(value: object) -> int | None:
@@ -142,6 +153,7 @@ def index() -> tuple[str, int]:
     result = None
     if valid:
         result = search.search_public(
-            form.q.data, form.filters(), page=_page_arg(), per_page=current_app.config["PORTAL_SEARCH_PAGE_SIZE"]
+            form.q.data, form.filters(), page=_page_arg(), per_page=current_app.config["PORTAL_SEARCH_PAGE_SIZE"],
+            options=RESULT_OPTIONS,
         )
     return render_template("search/index.html", form=form, result=result, args=form.active()), 200 if valid else 400
