@@ -454,7 +454,8 @@ _SEARCH_KEY = SearchDocument.__table__.c.statement_id
 _PROBE_FLOOR = (
     sa.select(_SEARCH_KEY).order_by(_SEARCH_KEY.desc()).offset(sa.bindparam("probe_rows", type_=sa.Integer)).limit(1).scalar_subquery()
 )
-_TOP_AND_PROBE_FLOOR = sa.select(sa.select(sa.func.max(_SEARCH_KEY)).scalar_subquery(), _PROBE_FLOOR)
+# The newest id in the index, and the id below which the probe stops.
+_TOP_AND_PROBE_FLOOR = (sa.select(sa.func.max(_SEARCH_KEY)).scalar_subquery(), _PROBE_FLOOR)
 
 
 class _Postgres:
@@ -507,19 +508,21 @@ class _Postgres:
             found = list(db.session.scalars(self._probe_statement(scope.shape), self.params(parsed, scope, limit=limit)))
             if len(found) >= limit:
                 return found
-        top, floor = db.session.execute(_TOP_AND_PROBE_FLOOR, {"probe_rows": PROBE_ROWS}).one()
-        if top is None or (floor is None and not pairs):
-            return found  # no statements, or the probe saw them all
         # 2. Below them (or from the top, for a phrase with pairs), from the indexes, in
         #    ranges of ids sized by the rate of matches seen so far. The index finds every
         #    match in a range without reading a vector, but each one found costs a visit to
         #    its row, so a range keeps a common word's thousands of older matches out of the
-        #    way.
-        ids_per_row = (top - floor) / PROBE_ROWS if floor is not None else 0.0  # near the top
-        seen, upper, rows = (0, top, 0.0) if pairs else (PROBE_ROWS, floor, 0.0)
-        # The planner's estimates for text queries are poor, and a scan that tests every row
-        # reads every vector, so the indexes are imposed for these statements.
-        with _planner(enable_seqscan="off", enable_indexscan="off", max_parallel_workers_per_gather="0", jit="off"):
+        #    way. The planner's estimates for text queries are poor, and a scan that tests
+        #    every row reads every vector, so the indexes are imposed for these statements
+        #    (with the newest id and the probe's floor, in the same round trip).
+        with _planner(
+            *_TOP_AND_PROBE_FLOOR, params={"probe_rows": PROBE_ROWS},
+            enable_seqscan="off", enable_indexscan="off", max_parallel_workers_per_gather="0", jit="off",
+        ) as (top, floor):
+            if top is None or (floor is None and not pairs):
+                return found  # no statements, or the probe saw them all
+            ids_per_row = (top - floor) / PROBE_ROWS if floor is not None else 0.0  # near the top
+            seen, upper, rows = (0, top, 0.0) if pairs else (PROBE_ROWS, floor, 0.0)
             while len(found) < limit:
                 # Rows that should hold the matches still missing at the rate seen so far, with
                 # a margin, and at least twice the last range (no rate seen: all the rest).
@@ -895,24 +898,26 @@ def _int_array(values: Sequence[int]) -> str:
 
 
 @contextmanager
-def _planner(**settings: str) -> Iterator[None]:
+def _planner(*columns: sa.ColumnElement[Any], params: dict[str, Any] | None = None, **settings: str) -> Iterator[tuple[Any, ...]]:
     """PostgreSQL planner settings for the statements run inside, then back as they were
-    (set_config(..., true) lasts at most until the end of the transaction anyway)."""
-    change, restore = _planner_statements(tuple(settings))
-    # One round trip: the select list is evaluated in order, each setting read before it is set.
-    row = db.session.execute(change, {f"setting_{i}": value for i, value in enumerate(settings.values())}).one()
-    previous = row[::2]  # each setting's value before it was set
+    (set_config(..., true) lasts at most until the end of the transaction anyway). Gives the
+    values of `columns` (constant expressions, with `params`), read in the same round trip."""
+    change, restore = _planner_statements(tuple(settings), columns)
+    values = {f"setting_{i}": value for i, value in enumerate(settings.values())}
+    row = db.session.execute(change, {**(params or {}), **values}).one()
+    previous = row[len(columns) :: 2]  # each setting's value before it was set
     try:
-        yield
+        yield tuple(row[: len(columns)])
     finally:
         db.session.execute(restore, {f"setting_{i}": value for i, value in enumerate(previous)})
 
 
 @functools.cache
-def _planner_statements(names: tuple[str, ...]) -> tuple[sa.Select, sa.Select]:
-    """_planner's statements for these settings: read and change them, and change them back."""
+def _planner_statements(names: tuple[str, ...], columns: tuple[sa.ColumnElement[Any], ...]) -> tuple[sa.Select, sa.Select]:
+    """_planner's statements: read `columns` and the settings and change them (the select list
+    is evaluated in order, each setting read before it is set); change them back."""
     values = [sa.bindparam(f"setting_{i}", type_=sa.Text) for i in range(len(names))]
-    change = sa.select(*itertools.chain.from_iterable(
+    change = sa.select(*columns, *itertools.chain.from_iterable(
         (sa.func.current_setting(name, type_=sa.Text), sa.func.set_config(name, value, True)) for name, value in zip(names, values)
     ))
     restore = sa.select(*(sa.func.set_config(name, value, True) for name, value in zip(names, values)))
