@@ -17,6 +17,7 @@ import itertools
 import math
 import re
 import threading
+import time
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -77,6 +78,11 @@ MATCH_WINDOW = 250
 # rows as the probe's rate of matches says hold the rest of the window.
 PROBE_ROWS = 1_000
 RANGE_MARGIN = 1.5
+# ...unless PostgreSQL's statistics of the index's lexemes say the probe would find fewer than
+# this share of the window in its rows: then the probe is skipped (it would read a thousand
+# vectors, some 6 ms, to find too few) and the indexes are asked at once (see match_rate).
+PROBE_FILL = 1.0
+STATISTICS_SECONDS = 600  # how long a worker keeps the lexeme statistics it has read
 _HEX = re.compile(r"[0-9a-f]{1,8}")
 # Highlight markers: control characters, which extracted text never contains
 # (portal.extract.clean_text), so the text cannot forge a highlight.
@@ -501,13 +507,22 @@ class _Postgres:
         """The ids of the newest `limit` statements matching, newest first."""
         pairs = self.phrase_pairs(parsed) if parsed.has_phrases else {}
         found: list[int] = []
+        first_rows = float(PROBE_ROWS)  # the first range from the indexes, if the probe is skipped
+        probed = False
         if not pairs:
-            # 1. The newest PROBE_ROWS statements, tested one by one (stopping at `limit`): a
-            #    broad query (the words most statements use) fills the window here. A phrase
-            #    with word pairs skips this: its pairs' index finds its matches faster.
-            found = list(db.session.scalars(self._probe_statement(scope.shape), self.params(parsed, scope, limit=limit)))
-            if len(found) >= limit:
-                return found
+            rate = match_rate(parsed, lexeme_statistics())
+            if rate is not None and rate * PROBE_ROWS < PROBE_FILL * limit:
+                # Too few of the newest rows would match for the probe to fill the window: the
+                # indexes are asked at once, in a range as many rows as should hold it.
+                first_rows = max(float(PROBE_ROWS), RANGE_MARGIN * limit / rate) if rate > 0 else math.inf
+            else:
+                # 1. The newest PROBE_ROWS statements, tested one by one (stopping at `limit`): a
+                #    broad query (the words most statements use) fills the window here. A phrase
+                #    with word pairs skips this: its pairs' index finds its matches faster.
+                found = list(db.session.scalars(self._probe_statement(scope.shape), self.params(parsed, scope, limit=limit)))
+                if len(found) >= limit:
+                    return found
+                probed = True
         # 2. Below them (or from the top, for a phrase with pairs), from the indexes, in
         #    ranges of ids sized by the rate of matches seen so far. The index finds every
         #    match in a range without reading a vector, but each one found costs a visit to
@@ -519,17 +534,17 @@ class _Postgres:
             *_TOP_AND_PROBE_FLOOR, params={"probe_rows": PROBE_ROWS},
             enable_seqscan="off", enable_indexscan="off", max_parallel_workers_per_gather="0", jit="off",
         ) as (top, floor):
-            if top is None or (floor is None and not pairs):
+            if top is None or (floor is None and probed):
                 return found  # no statements, or the probe saw them all
             ids_per_row = (top - floor) / PROBE_ROWS if floor is not None else 0.0  # near the top
-            seen, upper, rows = (0, top, 0.0) if pairs else (PROBE_ROWS, floor, 0.0)
+            seen, upper, rows = (PROBE_ROWS, floor, 0.0) if probed else (0, top, 0.0)
             while len(found) < limit:
                 # Rows that should hold the matches still missing at the rate seen so far, with
                 # a margin, and at least twice the last range (no rate seen: all the rest).
                 if floor is None:
                     rows = math.inf  # fewer statements than a probe: all of them
                 elif not seen:
-                    rows = PROBE_ROWS
+                    rows = first_rows
                 elif found:
                     rows = max(RANGE_MARGIN * (limit - len(found)) * seen / len(found), 2 * rows, PROBE_ROWS)
                 else:
@@ -632,6 +647,84 @@ class _Postgres:
         """(statement_id, the opening of its text, the words as its configuration's dictionaries
         keep them) of each statement, in one query."""
         return db.session.execute(_SOURCES_SQL, {"ids": list(ids), "words": " ".join(words), "chars": PASSAGE_SOURCE_CHARS}).all()
+
+
+@dataclass(frozen=True)
+class LexemeStatistics:
+    """PostgreSQL's statistics of the index's lexemes (pg_stats.most_common_elems of the
+    tsvector column, from ANALYZE): the share of statements holding each of the most common
+    ones, and the share assumed for any other (half the least common's: fewer hold it)."""
+
+    shares: dict[str, float]
+    other: float
+
+
+_STATISTICS: dict[str, tuple[float, LexemeStatistics | None]] = {}  # per database: (read at, statistics)
+_STATISTICS_SQL = sa.text(
+    "SELECT CAST(CAST(most_common_elems AS text) AS text[]), most_common_elem_freqs FROM pg_stats "
+    "WHERE schemaname = current_schema() AND tablename = :table AND attname = :column"
+)
+
+
+def lexeme_statistics() -> LexemeStatistics | None:
+    """The lexeme statistics of the database in use, read at most every STATISTICS_SECONDS
+    (ANALYZE changes them, and only a strategy depends on them); None before any ANALYZE."""
+    key = str(db.engine.url)
+    read_at, statistics = _STATISTICS.get(key, (-math.inf, None))
+    if time.monotonic() - read_at < STATISTICS_SECONDS:
+        return statistics
+    row = db.session.execute(_STATISTICS_SQL, {"table": SearchDocument.__tablename__, "column": TSV_COLUMN}).first()
+    statistics = None
+    if row is not None and row[0] and row[1]:
+        lexemes, shares = row
+        # most_common_elem_freqs: one per lexeme, then the least and greatest of them, then the share of NULLs.
+        statistics = LexemeStatistics(dict(zip(lexemes, shares)), min(shares[: len(lexemes)]) / 2)
+    _STATISTICS[key] = (time.monotonic(), statistics)
+    return statistics
+
+
+def match_rate(parsed: ParsedQuery, statistics: LexemeStatistics | None) -> float | None:
+    """The estimated share of statements matching `parsed`, as PostgreSQL's planner would
+    estimate it (words independent): the words' shares multiplied, an OR's terms added, an
+    excluded word's complement; each word as the English configuration, which most
+    statements use, keeps it (a stop word matches all). Only decides how the matches are
+    found, never which: a wrong estimate costs time, not results. None without statistics."""
+    if statistics is None:
+        return None
+    lexemes = english_lexemes({w for group in parsed.groups for t in group for w in t.words} | {
+        w for t in parsed.excluded for w in t.words
+    })
+
+    def share(term: Term) -> float | None:  # None: stop words only, which the tsquery leaves out
+        kept = [lexemes[w] for w in term.words if lexemes.get(w) is not None]
+        return math.prod(statistics.shares.get(lexeme, statistics.other) for lexeme in kept) if kept else None
+
+    def held(term: Term) -> float:
+        return 1.0 if (value := share(term)) is None else value
+
+    def left(term: Term) -> float:
+        return 1.0 if term.is_phrase or (value := share(term)) is None else 1.0 - value
+
+    return math.prod(min(1.0, sum(map(held, group))) for group in parsed.groups) * math.prod(map(left, parsed.excluded))
+
+
+_LEXEMES: dict[str, str | None] = {}  # word: its English lexeme (None: a stop word), as PostgreSQL gave it
+MAX_LEXEMES = 100_000
+_LEXEMES_SQL = sa.text(
+    "SELECT w, (tsvector_to_array(to_tsvector('english', w)))[1] FROM unnest(CAST(:words AS text[])) AS w"
+).columns(sa.column("w", sa.Text), sa.column("lexeme", sa.Text))
+
+
+def english_lexemes(words: set[str]) -> dict[str, str | None]:
+    """Each word as PostgreSQL's English configuration indexes it (None for a stop word),
+    asked of the database once per worker for each word (the stemmer of a Python library
+    differs from PostgreSQL's on some words, and its stop words are PostgreSQL's own)."""
+    missing = [w for w in words if w not in _LEXEMES]
+    if missing:
+        if len(_LEXEMES) + len(missing) > MAX_LEXEMES:
+            _LEXEMES.clear()
+        _LEXEMES.update(db.session.execute(_LEXEMES_SQL, {"words": missing}).tuples().all())
+    return {w: _LEXEMES.get(w) for w in words}
 
 
 def _highlighted(words: Sequence[str], stems: Sequence[str]) -> list[str]:

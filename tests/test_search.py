@@ -688,6 +688,76 @@ def test_postgres_search_finds_the_same_from_the_index_as_by_testing_rows(app, c
     assert tested and from_index == tested
 
 
+def probe_runs(app: Flask, q: str) -> tuple[list[str], int]:
+    """found(), and how many times the probe (the newest rows tested one by one) ran."""
+    probes = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        probes.append("ts_match_vq(search_documents.tsv" in statement)
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        return found(app, q), sum(probes)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("q", ["detention", "detention -children", "migrants OR children", "-zzz detention", "detention -the"])
+@pytest.mark.parametrize("margin", [1.5, 0.0001])
+def test_postgres_search_skips_the_probe_for_rare_words_and_finds_the_same(app, corpus, monkeypatch, q, margin):
+    """When the lexeme statistics say the newest rows hold too few matches to fill the window,
+    the probe is skipped and the indexes are asked at once, in a range sized by the estimate
+    (a tiny margin: too small, the rest follows): the results are the same."""
+    tested, probes = probe_runs(app, q)
+    assert tested and probes == 1
+    # The words looked for in every statement, the words excluded in none: the probe runs.
+    monkeypatch.setattr(search, "lexeme_statistics", lambda: search.LexemeStatistics({"children": 0.0, "zzz": 0.0}, other=1.0))
+    assert probe_runs(app, q) == (tested, 1)
+    monkeypatch.setattr(search, "lexeme_statistics", lambda: search.LexemeStatistics({}, other=0.001))
+    assert probe_runs(app, q) == (tested, 0)
+    monkeypatch.setattr(search, "PROBE_ROWS", 1)
+    monkeypatch.setattr(search, "RANGE_MARGIN", margin)
+    assert probe_runs(app, q) == (tested, 0)
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_postgres_match_rate_multiplies_words_adds_choices_and_takes_out_exclusions(app):
+    statistics = search.LexemeStatistics({"detent": 0.5, "children": 0.2, "migrant": 0.9}, other=0.01)
+
+    def rate(q: str) -> float | None:
+        with app.app_context():
+            return search.match_rate(search.parse_query(q), statistics)
+
+    assert rate("detention children") == pytest.approx(0.1)
+    assert rate("detention OR children") == pytest.approx(0.7)
+    assert rate("detention OR children OR migrants") == 1.0
+    assert rate("detention -children") == pytest.approx(0.4)
+    assert rate("Detentions unknownword") == pytest.approx(0.005)  # stemmed as PostgreSQL does; any other word is rare
+    assert rate("detention -the") == pytest.approx(0.5)  # a stop word: the tsquery leaves it out
+    assert rate("the detention of children") == pytest.approx(0.1)
+    assert rate('"detention of children" -"of migrants"') == pytest.approx(0.1)  # a phrase excluded: not estimated
+    with app.app_context():
+        assert search.match_rate(search.parse_query("detention"), None) is None
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_postgres_lexeme_statistics_are_read_after_analyze_and_kept(app, corpus, monkeypatch):
+    monkeypatch.setattr(search, "_STATISTICS", {})
+    with app.app_context():
+        assert search.lexeme_statistics() is None  # never analyzed: the probe as always
+        db.session.execute(sa.text("ANALYZE search_documents"))
+        assert search.lexeme_statistics() is None  # kept for STATISTICS_SECONDS
+        monkeypatch.setattr(search, "STATISTICS_SECONDS", 0)
+        statistics = search.lexeme_statistics()
+    assert statistics is not None
+    holding = [key for key, (_, _, title, text, _, _) in CORPUS.items() if "detention" in f"{title} {text}".lower()]
+    assert statistics.shares["detent"] == pytest.approx(len(holding) / len(CORPUS)) and len(holding) == 3
+    assert 0 < statistics.other < min(statistics.shares.values())
+
+
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 def test_postgres_phrase_words_without_their_pairs_find_nothing_from_the_index(app, corpus, monkeypatch):
     """"detention alternatives" has both words in two statements, never side by side: the
