@@ -724,6 +724,24 @@ def test_postgres_search_skips_the_probe_for_rare_words_and_finds_the_same(app, 
 
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_postgres_ranges_from_the_indexes_keep_their_generic_plan(app, corpus, monkeypatch):
+    """The statements asking the indexes for a range run with their plan imposed: once the
+    driver has prepared one, PostgreSQL keeps its generic plan rather than planning it again
+    for each range's values."""
+    monkeypatch.setattr(search, "PROBE_ROWS", 1)
+    with app.app_context():
+        for _ in range(8):
+            assert search.search_public("detention -children").results
+        plans = db.session.execute(sa.text(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+            "WHERE statement LIKE '%search_documents.statement_id <= $%' AND statement NOT LIKE '%candidates%'"
+        )).all()
+        setting = db.session.scalar(sa.text("SELECT current_setting('plan_cache_mode')"))
+    assert len(plans) == 1 and plans[0].generic_plans >= 1 and plans[0].custom_plans == 0, plans
+    assert setting == "auto"  # as it was, for every other statement
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 def test_postgres_match_rate_multiplies_words_adds_choices_and_takes_out_exclusions(app):
     statistics = search.LexemeStatistics({"detent": 0.5, "children": 0.2, "migrant": 0.9}, other=0.01)
 
