@@ -29,7 +29,7 @@ from werkzeug.wrappers import Response
 
 from sqlalchemy.orm import Session as SessionClass
 
-from portal.extensions import READ_ONLY_COMMIT, db, limiter
+from portal.extensions import READ_ONLY_COMMIT, db, limiter, reads_only
 from portal.models import AuditEvent, MeetingSession, Statement, utcnow
 from portal.models.base import UTCDateTime
 
@@ -254,6 +254,7 @@ def _before() -> Response | None:
     """Answer 304 or a stored page before any view work, for anonymous GETs of public pages."""
     if not _is_cacheable_request():
         return None
+    reads_only()  # a public page: a function of committed data and its URL
     revision = current_revision()
     state = _PageRequest(
         key=(revision.token, request.url),

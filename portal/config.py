@@ -95,7 +95,8 @@ def from_env(instance_path: str | Path, env: Mapping[str, str] | None = None) ->
         "TESTING": name == "testing",
         "SECRET_KEY": secret_key,
         "SQLALCHEMY_DATABASE_URI": sqlalchemy_url(database_url),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Connections idle for a while are pinged before use (portal/extensions.py), not all.
+        "SQLALCHEMY_ENGINE_OPTIONS": {},
         "PORTAL_STORAGE_DIR": storage_dir,
         "PORTAL_MAX_UPLOAD_BYTES": upload_mb * 1024 * 1024,
         # The whole request may carry a file up to twice the limit (plus the form fields),

@@ -688,20 +688,24 @@ def test_postgres_search_finds_the_same_from_the_index_as_by_testing_rows(app, c
     assert tested and from_index == tested
 
 
-def probe_runs(app: Flask, q: str) -> tuple[list[str], int]:
+def executed_sql(monkeypatch) -> list[str]:
+    """The SQL of each statement search._fetch runs (the driver's), as it runs."""
+    statements: list[str] = []
+    fetch = search._fetch
+
+    def recording(statement, params):
+        statements.append(search._Compiled.of(statement, db.engine.dialect).sql)
+        return fetch(statement, params)
+
+    monkeypatch.setattr(search, "_fetch", recording)
+    return statements
+
+
+def probe_runs(app: Flask, q: str, monkeypatch) -> tuple[list[str], int]:
     """found(), and how many times the probe (the newest rows tested one by one) ran."""
-    probes = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        probes.append("ts_match_vq(search_documents.tsv" in statement)
-
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", count)
-    try:
-        return found(app, q), sum(probes)
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", count)
+    with monkeypatch.context() as patch:
+        statements = executed_sql(patch)
+        return found(app, q), sum("ts_match_vq(search_documents.tsv" in sql for sql in statements)
 
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
@@ -711,16 +715,16 @@ def test_postgres_search_skips_the_probe_for_rare_words_and_finds_the_same(app, 
     """When the lexeme statistics say the newest rows hold too few matches to fill the window,
     the probe is skipped and the indexes are asked at once, in a range sized by the estimate
     (a tiny margin: too small, the rest follows): the results are the same."""
-    tested, probes = probe_runs(app, q)
+    tested, probes = probe_runs(app, q, monkeypatch)
     assert tested and probes == 1
     # The words looked for in every statement, the words excluded in none: the probe runs.
     monkeypatch.setattr(search, "lexeme_statistics", lambda: search.LexemeStatistics({"children": 0.0, "zzz": 0.0}, other=1.0))
-    assert probe_runs(app, q) == (tested, 1)
+    assert probe_runs(app, q, monkeypatch) == (tested, 1)
     monkeypatch.setattr(search, "lexeme_statistics", lambda: search.LexemeStatistics({}, other=0.001))
-    assert probe_runs(app, q) == (tested, 0)
+    assert probe_runs(app, q, monkeypatch) == (tested, 0)
     monkeypatch.setattr(search, "PROBE_ROWS", 1)
     monkeypatch.setattr(search, "RANGE_MARGIN", margin)
-    assert probe_runs(app, q) == (tested, 0)
+    assert probe_runs(app, q, monkeypatch) == (tested, 0)
 
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from portal import cache, mail
-from portal.extensions import db
+from portal import cache, extensions, mail
+from portal.extensions import ReadOnlyRequestError, db, reads_only
 from portal.enums import Role
 from portal.models import Organisation, User
 from tests import factories
@@ -113,3 +113,148 @@ def test_postgres_statements_stay_prepared_across_read_only_requests(app, client
     with app.app_context():
         prepared = db.session.scalar(sa.text("SELECT count(*) FROM pg_prepared_statements"))
     assert prepared > 0
+
+
+# --- public pages run without a transaction block on PostgreSQL ------------------------------
+
+
+def _driver_modes(app) -> list[tuple[str, bool]]:
+    """(the statement's first words, whether the driver was in autocommit) of each statement
+    run through SQLAlchemy, as it runs."""
+    modes: list[tuple[str, bool]] = []
+    with app.app_context():
+        engine = db.engine
+
+    def note(conn, cursor, statement, parameters, context, executemany):
+        driver = conn.connection.driver_connection
+        modes.append((statement.split(None, 1)[0].upper(), bool(getattr(driver, "autocommit", False))))
+
+    sa.event.listen(engine, "before_cursor_execute", note)
+    return modes
+
+
+def test_public_page_reads_without_a_transaction_block_on_postgres_only(app, client, backend):
+    """A public page only reads: on PostgreSQL its statements run in autocommit (no BEGIN,
+    no COMMIT round trips); on SQLite nothing changes. A signed-in page is untouched."""
+    modes = _driver_modes(app)
+    assert client.get("/api/v1/statements?q=detention").status_code == 200
+    assert client.get("/search?q=migrants").status_code == 200
+    assert modes and all(first == "SELECT" for first, _ in modes)
+    assert {autocommit for _, autocommit in modes} == {backend == "postgresql"}
+
+
+def test_connection_of_a_public_page_goes_back_to_transactions(app, client, backend):
+    """After a public page, the pooled connection runs the next request's writes in a
+    transaction again: a failed request rolls its write back."""
+    assert client.get("/search?q=detention").status_code == 200
+    with pytest.raises(RuntimeError), app.app_context():
+        if backend == "postgresql":
+            assert db.session.connection().connection.driver_connection.autocommit is False
+        db.session.execute(sa.update(Organisation).where(Organisation.code == "MEX").values(name="Changed"))
+        raise RuntimeError("the view failed")
+    with app.app_context():
+        assert factories.org("MEX").name == "Mexico"
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_postgres_write_in_a_request_that_only_reads_raises_and_writes_nothing(app):
+    with app.test_request_context("/search"), pytest.raises(ReadOnlyRequestError):
+        reads_only()
+        db.session.execute(sa.update(Organisation).where(Organisation.code == "MEX").values(name="Changed"))
+    with app.app_context():
+        assert factories.org("MEX").name == "Mexico"
+
+
+def test_reads_only_leaves_a_begun_transaction_as_it_is(app):
+    """Declared too late (the transaction has begun), reads_only changes nothing: the
+    transaction goes on, and its write is rolled back with it."""
+    with app.app_context():
+        iom = factories.org("IOM").name
+    with pytest.raises(RuntimeError), app.app_context():
+        db.session.execute(sa.update(Organisation).where(Organisation.code == "MEX").values(name="Changed"))
+        reads_only()
+        db.session.execute(sa.update(Organisation).where(Organisation.code == "IOM").values(name="Changed too"))
+        raise RuntimeError("the view failed")
+    with app.app_context():
+        assert (factories.org("MEX").name, factories.org("IOM").name) == ("Mexico", iom)
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_postgres_search_planner_settings_are_restored_without_a_transaction_block(app, client, monkeypatch):
+    """The search's planner settings are set for the session and set back: in autocommit they
+    would otherwise stay on the pooled connection for every later statement."""
+    from portal import search
+
+    monkeypatch.setattr(search, "PROBE_ROWS", 1)  # the indexes are asked, under the settings
+    assert client.get("/search?q=detention+-children").status_code == 200
+    with app.app_context():
+        settings = db.session.execute(sa.text(
+            "SELECT current_setting('enable_seqscan'), current_setting('enable_indexscan'), current_setting('plan_cache_mode')"
+        )).one()
+    assert tuple(settings) == ("on", "on", "auto")
+
+
+# --- connections idle for a while are pinged before use -------------------------------------
+
+
+def _pings(app, monkeypatch) -> list[int]:
+    pings: list[int] = []
+    with app.app_context():
+        dialect = db.engine.dialect
+    ping = type(dialect).do_ping
+    monkeypatch.setattr(type(dialect), "do_ping", lambda self, conn: pings.append(1) or ping(self, conn))
+    return pings
+
+
+def test_connection_just_used_is_not_pinged(app, client, monkeypatch):
+    pings = _pings(app, monkeypatch)
+    for _ in range(3):
+        assert client.get("/search?q=detention").status_code == 200
+    assert pings == []
+
+
+def test_connection_idle_for_longer_than_the_limit_is_pinged(app, client, monkeypatch):
+    pings = _pings(app, monkeypatch)
+    assert client.get("/search?q=detention").status_code == 200
+    monkeypatch.setattr(extensions, "PING_AFTER_IDLE_SECONDS", 0.0)
+    assert client.get("/search?q=migrants").status_code == 200
+    assert pings == [1]
+
+
+def _terminate(app, pid: int) -> None:
+    """End a backend from a connection of its own, outside the app's pool."""
+    with app.app_context():
+        url = db.engine.url
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as other:
+            assert other.scalar(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_postgres_connection_closed_by_the_server_while_idle_is_replaced(app, client, monkeypatch):
+    """The server ended the pooled connection (a restart, an idle timeout): its ping fails,
+    and the request gets a new connection instead of an error."""
+    with app.app_context():
+        pid = db.session.scalar(sa.text("SELECT pg_backend_pid()"))
+    _terminate(app, pid)
+    monkeypatch.setattr(extensions, "PING_AFTER_IDLE_SECONDS", 0.0)
+    assert client.get("/search?q=detention").status_code == 200
+    with app.app_context():
+        assert db.session.scalar(sa.text("SELECT pg_backend_pid()")) != pid
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_postgres_search_statement_on_a_lost_connection_raises_sqlalchemys_error_and_invalidates_it(app):
+    from portal import search
+
+    with app.app_context():
+        pid = db.session.scalar(sa.text("SELECT pg_backend_pid()"))
+        _terminate(app, pid)
+        with pytest.raises(sa.exc.DBAPIError) as raised:
+            search._fetch(search._LEXEMES_SQL, {"words": ["detention"]})
+        assert raised.value.connection_invalidated
+    with app.app_context():
+        assert search._fetch(search._LEXEMES_SQL, {"words": ["detention"]}) == [("detention", "detent")]
