@@ -28,7 +28,6 @@ from typing import Any, NamedTuple
 import snowballstemmer
 import sqlalchemy as sa
 from markupsafe import Markup, escape
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal.enums import Language, OrganisationKind, StatementKind, StatementStatus
@@ -368,34 +367,32 @@ def search_public(
     if not newest:
         return empty
     more = len(newest) > MATCH_WINDOW
-    rows = backend.ranked(query, newest[:MATCH_WINDOW], scope, per_page, (page - 1) * per_page)
+    words = sorted({w for group in query.groups for term in group for w in term.words})
+    rows = backend.ranked(query, newest[:MATCH_WINDOW], scope, per_page, (page - 1) * per_page, words)
     # Belt and braces: every result passes public_statements() again, so nothing unpublished
     # can appear even if the index were stale.
     statements = _load([row.id for row in rows], options, public_at=now)
     rows = [row for row in rows if row.id in statements]
-    snippets = _snippets(backend, [row.id for row in rows], query)
+    snippets = _snippets(rows, words)
     results = [
-        SearchResult(statements[row.id], float(row.rank or 0), highlight(snippets.get(row.id, "")), bool(row.adjacent))
+        SearchResult(statements[row.id], float(row.rank or 0), highlight(snippets[row.id]), bool(row.adjacent))
         for row in rows
     ]
     return SearchPage(query, filters, results, min(len(newest), MATCH_WINDOW), page, per_page, more)
 
 
-def _snippets(backend: _Postgres | _SQLite, ids: Sequence[int], parsed: ParsedQuery) -> dict[int, str]:
-    """A passage of each statement's text around the query's words, marked (passages()).
+def _snippets(rows: Sequence[_Ranked], words: Sequence[str]) -> dict[int, str]:
+    """A passage of each result's text around the query's `words`, marked (passages()).
     ts_headline and FTS5's snippet() parse and stem every word of every text (0.25–0.7 ms a
-    statement); here the query's words are stemmed as the index stems them, and each text
-    is searched for words that begin with a stem or with a query word."""
-    if not ids:
-        return {}
-    words = sorted({w for group in parsed.groups for term in group for w in term.words})
+    statement); here the query's words are stemmed as the index stems them (each row's
+    `stems`), and each text is searched for words that begin with a stem or a query word."""
     prefixes: dict[tuple[str, ...], list[str]] = {}
     snippets = {}
-    for statement_id, body, stems in backend.sources(ids, words):
-        key = tuple(stems)
+    for row in rows:
+        key = tuple(row.stems or ())
         if key not in prefixes:
             prefixes[key] = _highlighted(words, key)
-        snippets[statement_id] = passages(body or "", prefixes[key])
+        snippets[row.id] = passages(row.body or "", prefixes[key])
     return snippets
 
 
@@ -529,11 +526,14 @@ _TOP_AND_PROBE_FLOOR = (sa.select(sa.func.max(_SEARCH_KEY)).scalar_subquery(), _
 
 
 class _Ranked(NamedTuple):
-    """A result of _Postgres.ranked, as _SQLite.ranked's rows."""
+    """A result of a backend's `ranked`, with what its passages are taken from: the opening of
+    its text, and the query's words as its language's configuration stems them."""
 
     id: int
     rank: float
     adjacent: int
+    body: str | None
+    stems: list[str] | None
 
 
 class _Postgres:
@@ -710,19 +710,20 @@ class _Postgres:
             return {}  # a configuration's statements cannot be narrowed by pairs: none are
         return {config: sorted(tokens) for config, tokens in pairs.items()}
 
-    def ranked(self, parsed: ParsedQuery, window: list[int], scope: _Scope, limit: int, offset: int) -> list[_Ranked]:
-        """One page of the window, best first: the query's words side by side, then ts_rank.
-        (The window's statements are all in scope: newest() found them there.)"""
+    def ranked(
+        self, parsed: ParsedQuery, window: list[int], scope: _Scope, limit: int, offset: int, words: Sequence[str]
+    ) -> list[_Ranked]:
+        """One page of the window, best first: the query's words side by side, then ts_rank;
+        with each result's source of passages (`words` through its configuration), in the same
+        query. (The window's statements are all in scope: newest() found them there.)"""
         phrase = parsed.adjacent()
-        params: dict[str, Any] = {"query": parsed.websearch(), "window": _int_array(window), "limit": limit, "offset": offset}
+        params: dict[str, Any] = {
+            "query": parsed.websearch(), "window": _int_array(window), "limit": limit, "offset": offset,
+            "words": " ".join(words), "chars": PASSAGE_SOURCE_CHARS,
+        }
         if phrase is not None:
             params["phrase"] = " ".join(phrase.words)
         return [_Ranked(*row) for row in _fetch(_ranked_statement(phrase is not None), params)]
-
-    def sources(self, ids: Sequence[int], words: Sequence[str]) -> list[sa.Row]:
-        """(statement_id, the opening of its text, the words as its configuration's dictionaries
-        keep them) of each statement, in one query."""
-        return _fetch(_SOURCES_SQL, {"ids": list(ids), "words": " ".join(words), "chars": PASSAGE_SOURCE_CHARS})
 
 
 @dataclass(frozen=True)
@@ -945,8 +946,11 @@ class _SQLite:
             scope.params,
         ))
 
-    def ranked(self, parsed: ParsedQuery, window: list[int], scope: _Scope, limit: int, offset: int) -> list[sa.Row]:
-        """One page of the window, best first: the query's words side by side, then bm25."""
+    def ranked(
+        self, parsed: ParsedQuery, window: list[int], scope: _Scope, limit: int, offset: int, words: Sequence[str]
+    ) -> list[_Ranked]:
+        """One page of the window, best first: the query's words side by side, then bm25; with
+        each result's source of passages (sources())."""
         floor = window[-1]  # the oldest statement ranked: the window is every match from it on
         adjacent = self.adjacent(parsed, floor)
         rank = self.rank(parsed)
@@ -960,7 +964,7 @@ class _SQLite:
             # (`+rowid`: a test on the row, not a lookup in the index per id).
             match = sa.text(f"{FTS_TABLE} MATCH :fts_relaxed").bindparams(fts_relaxed=parsed.fts5_relaxed())  # type: ignore[assignment]
             conditions.append(sa.literal_column(f"+{FTS_TABLE}.rowid").in_(window))
-        return db.session.execute(
+        rows = db.session.execute(
             sa.select(self.key.label("id"), rank.label("rank"), adjacent.label("adjacent"))
             .select_from(self.fts)
             .where(match, *conditions, self.key >= floor)
@@ -969,6 +973,8 @@ class _SQLite:
             .offset(offset),
             scope.params,
         ).all()
+        sources = {statement_id: (body, stems) for statement_id, body, stems in self.sources([row.id for row in rows], words)}
+        return [_Ranked(row.id, row.rank, row.adjacent, *sources.get(row.id, (None, None))) for row in rows]
 
     def adjacent(self, parsed: ParsedQuery, floor: int) -> sa.ColumnElement[int]:
         """1 where the query's words stand side by side: the phrase's matches among statements
@@ -984,6 +990,8 @@ class _SQLite:
     def sources(self, ids: Sequence[int], words: Sequence[str]) -> list[tuple[int, str, list[str]]]:
         """(statement_id, the opening of its text, the words as FTS5's tokenizer keeps them:
         diacritics removed, then Porter, the same in every language) of each statement."""
+        if not ids:
+            return []
         stems = [porter_stem(fold(w)) for w in words]
         rows = db.session.execute(
             sa.select(SearchDocument.statement_id, sa.func.substr(SearchDocument.body, 1, PASSAGE_SOURCE_CHARS))
@@ -992,10 +1000,6 @@ class _SQLite:
         return [(statement_id, body, stems) for statement_id, body in rows]
 
 
-_SOURCES_SQL = sa.text(
-    "SELECT statement_id, substr(body, 1, :chars), tsvector_to_array(to_tsvector(CAST(config AS regconfig), :words)) "
-    "FROM search_documents WHERE statement_id = ANY(:ids)"
-).bindparams(sa.bindparam("ids", type_=ARRAY(sa.Integer)), sa.bindparam("words", type_=sa.Text), sa.bindparam("chars", type_=sa.Integer))
 _PAIRS_SQL = sa.text(
     "SELECT c.config, tsvector_to_array(search_pairs(to_tsvector(CAST(c.config AS regconfig), p.phrase))) "
     "FROM unnest(CAST(:configs AS text[])) AS c(config), unnest(CAST(:phrases AS text[])) AS p(phrase)"
@@ -1045,16 +1049,26 @@ def _ranked_sql(adjacent: bool) -> str:
     side_by_side = "0"
     if adjacent:
         side_by_side = "CASE WHEN " + by_config(lambda c: f"{TSV_COLUMN} @@ (SELECT phraseto_tsquery('{c}'::regconfig, :phrase))", "false") + " THEN 1 ELSE 0 END"
-    return (
+    ranked = (
         f"SELECT statement_id AS id, {rank} AS rank, {side_by_side} AS adjacent FROM search_documents "
         "WHERE statement_id = ANY(CAST(:window AS integer[])) ORDER BY adjacent DESC, rank DESC, statement_id DESC LIMIT :limit OFFSET :offset"
+    )
+    # Each result of the page with the opening of its text and the query's words as its
+    # configuration keeps them (for its passages): joined after the LIMIT, so only the
+    # page's texts are read.
+    return (
+        "SELECT page.id, page.rank, page.adjacent, substr(d.body, 1, :chars), "
+        "tsvector_to_array(to_tsvector(CAST(d.config AS regconfig), :words)) "
+        f"FROM ({ranked}) AS page JOIN search_documents AS d ON d.statement_id = page.id "
+        "ORDER BY page.adjacent DESC, page.rank DESC, page.id DESC"
     )
 
 
 @functools.cache
 def _ranked_statement(adjacent: bool) -> sa.TextClause:
     return sa.text(_ranked_sql(adjacent)).bindparams(
-        sa.bindparam("window", type_=sa.Text), sa.bindparam("query", type_=sa.Text), *(
+        sa.bindparam("window", type_=sa.Text), sa.bindparam("query", type_=sa.Text),
+        sa.bindparam("words", type_=sa.Text), sa.bindparam("chars", type_=sa.Integer), *(
             [sa.bindparam("phrase", type_=sa.Text)] if adjacent else []
         )
     )

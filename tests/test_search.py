@@ -939,3 +939,13 @@ def test_sqlite_snippet_marks_words_as_the_porter_stemmer_matches_them(app, corp
     assert "<mark>workers</mark>" in snippet
     assert "<mark>migration</mark>" in snippet.lower()  # "migrating" and "migration" are both 'migrat'
     assert "<mark>Labour</mark>" not in snippet
+
+
+def test_date_filter_writes_the_day_the_month_in_words_and_the_year(app):
+    from datetime import date, datetime
+
+    date_filter = app.jinja_env.filters["date"]
+    assert date_filter(date(2017, 5, 8)) == "8 May 2017"
+    assert date_filter(datetime(2018, 12, 31, 23, 59)) == "31 December 2018"
+    assert [date_filter(date(2017, m, 1)).split()[1] for m in (1, 9)] == ["January", "September"]
+    assert date_filter(None) == ""
