@@ -897,6 +897,25 @@ def test_search_form_selects_show_the_chosen_value_and_follow_the_published_reco
     assert "Ghana" in select_html(organisation=mexico)
 
 
+def test_search_form_filters_show_their_errors_and_forget_them_on_a_valid_choice(app, client, corpus):
+    """The filter fields' HTML is kept per public revision for each set of values and errors:
+    an error shows on the field that has it, and only for as long as the value is wrong."""
+
+    def language_field(**args) -> tuple[int, str]:
+        response = client.get("/search", query_string={"q": "detention", **args})
+        html = response.get_data(as_text=True)
+        return response.status_code, re.search(r'<div class="field[^"]*">\s*<label for="language".*?</div>', html, re.S).group(0)
+
+    status, wrong = language_field(language="xx")
+    assert status == 400 and "Choose a language from the list." in wrong and 'aria-invalid="true"' in wrong
+    status, french = language_field(language="fr")
+    assert status == 200 and "Choose a language from the list." not in french and 'aria-invalid' not in french
+    assert '<option selected value="fr">French' in french
+    assert language_field(language="xx") == (400, wrong)
+    assert language_field(language="fr", q="migrants") == (200, french)
+    assert 'selected' not in language_field()[1]  # no language chosen
+
+
 def test_sqlite_relaxed_expression_keeps_words_and_drops_phrase_exclusions():
     parsed = search.parse_query('"alternatives to detention" OR children -"border control" -camps')
     assert parsed.fts5_relaxed() == '(((("alternatives" AND "to" AND "detention") OR ("children"))) NOT "camps")'

@@ -6,7 +6,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Load, load_only
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, current_app, get_template_attribute, render_template, request
+from markupsafe import Markup
 from flask_wtf import FlaskForm
 from wtforms import SearchField, SelectField
 from wtforms.fields.choices import SelectChoice
@@ -108,9 +109,21 @@ class SearchForm(FlaskForm):
             kind=StatementKind(self.kind.data) if self.kind.data else None,
         )
 
+    def filters_html(self) -> Markup:
+        """The filter fields as the form shows them (label, select, error), rendered once per
+        public revision for each set of their values and errors and kept (public_memo): the
+        same for most searches, and rendering them took some 0.7 ms of every search page."""
+        fields = [self[name] for name in FILTER_FIELDS]
+        key = ("search-filters-html", *((f.name, repr(f.raw_data), repr(f.data), tuple(f.errors)) for f in fields))
+        render_field = get_template_attribute("_macros.html", "render_field")
+        return public_memo(key, lambda: Markup("\n".join(str(render_field(f)) for f in fields)))
+
     def active(self) -> dict[str, str]:
         """The fields in use, as query arguments (for pagination links)."""
         return {f.name: str(f.raw_data[0]) for f in self if f.raw_data and str(f.raw_data[0]).strip()}
+
+
+FILTER_FIELDS = ("session", "area", "organisation_kind", "organisation", "language", "kind")
 
 
 def _choices() -> tuple[list[SelectChoice], list[SelectChoice], list[SelectChoice]]:
