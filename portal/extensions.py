@@ -104,11 +104,12 @@ def end_read_only_transaction(exception: BaseException | None = None) -> None:
     if session.info or session.new or session.dirty or session.deleted:
         return
     try:
-        wrote = session.connection().info.get(_WROTE, True)
+        connection = session.connection()
+        wrote, unblocked = connection.info.get(_WROTE, True), connection.get_execution_options().get(READS_ONLY)
     except sa.exc.SQLAlchemyError:
         return  # its connection was lost (and invalidated): the rollback is due
-    if wrote is not False:
-        return
+    if wrote is not False or unblocked:
+        return  # wrote; or ran without a transaction block (reads_only): the driver's rollback sends nothing
     # Nothing changed, so nothing is expired: objects read stay as they were read, as after
     # the rollback (a test or a command may look at them after the context ends).
     session.info[READ_ONLY_COMMIT], expire, session.expire_on_commit = True, session.expire_on_commit, False

@@ -11,6 +11,7 @@ from portal.extensions import ReadOnlyRequestError, db, reads_only
 from portal.enums import Role
 from portal.models import Organisation, User
 from tests import factories
+from tests.conftest import login
 
 
 def _ends(app) -> list[str]:
@@ -24,10 +25,24 @@ def _ends(app) -> list[str]:
 
 
 def test_read_only_request_ends_with_commit(app, client):
+    """A signed-in visitor's search: not a public page, so in a transaction on both databases."""
+    with app.app_context():
+        factories.make_user("reader@mex.example")
+        db.session.commit()
+    login(client, "reader@mex.example")
     ends = _ends(app)
     response = client.get("/search?q=detention")
     assert response.status_code == 200
     assert ends == ["commit"]
+
+
+def test_public_page_ends_with_commit_on_sqlite_and_without_a_transaction_on_postgres(app, client, backend):
+    """On PostgreSQL a public page ran without a transaction block (reads_only): there is
+    nothing to commit, and the driver's rollback at the session's end sends nothing (the
+    statements it prepared stay prepared, see below)."""
+    ends = _ends(app)
+    assert client.get("/search?q=detention").status_code == 200
+    assert ends == (["rollback"] if backend == "postgresql" else ["commit"])
 
 
 def test_read_only_request_keeps_the_public_revision(app, client):
