@@ -288,6 +288,22 @@ def test_snippet_is_html_safe(app, corpus):
     assert re.sub(r"</?mark>", "", snippet).count("<") == 0
 
 
+def test_snippet_comes_from_the_opening_of_the_text_counted_in_characters(app, corpus, monkeypatch):
+    """Passages are taken from the first PASSAGE_SOURCE_CHARS characters of a text (not bytes:
+    the French text's accents take two bytes each in UTF-8)."""
+    with app.app_context():
+        body = db.session.scalar(
+            sa.select(SearchDocument.body).join(Statement, Statement.id == SearchDocument.statement_id)
+            .where(Statement.public_id == corpus.suisse)
+        )
+    assert len(body.encode()) > len(body) and body.rstrip().endswith("travailleurs.")
+    monkeypatch.setattr(search, "PASSAGE_SOURCE_CHARS", len(body))
+    assert "<mark>travailleurs</mark>" in result_for(app, "travailleurs", corpus.suisse).snippet
+    monkeypatch.setattr(search, "PASSAGE_SOURCE_CHARS", body.index("travailleurs") + 5)
+    cut = str(result_for(app, "travailleurs", corpus.suisse).snippet)
+    assert "<mark>" not in cut and cut.startswith("La Suisse soutient") and cut.endswith("trava")
+
+
 NASTY_QUERIES = [
     '"', '"unclosed', "-", "OR", "a OR", "NEAR(a b)", "*", "col:val", "^a", "a AND b NOT c",
     "'); DROP TABLE statements; --", "été", "\\", "x" * 2000, "détention -", '"" OR ""', "a -b -c -d -e -f OR g",
@@ -832,6 +848,26 @@ def test_postgres_phrase_from_the_index_stops_at_the_window(app, corpus, monkeyp
     newest = max(everything, key=lambda public_id: statement_id(app, public_id))
     assert page.results[0].statement.public_id == newest
     assert tuple(settings) == ("on", "on")
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_postgres_phrase_asks_the_indexes_once_when_its_first_range_holds_every_row(app, corpus, monkeypatch):
+    """A phrase with word pairs starts with a range PHRASE_FIRST_RANGE times PROBE_ROWS deep:
+    when that holds every row, one statement asks the indexes; a shallower first range needs
+    more. The results are the same."""
+    q = '"detention of children"'
+    tested = found(app, q)
+    monkeypatch.setattr(search, "PROBE_ROWS", 1)
+
+    def candidate_statements(first_range: int) -> tuple[list[str], int]:
+        with monkeypatch.context() as patch:
+            patch.setattr(search, "PHRASE_FIRST_RANGE", first_range)
+            statements = executed_sql(patch)
+            return found(app, q), sum("candidates" in sql for sql in statements)
+
+    assert tested == [corpus.children]
+    assert candidate_statements(1) == (tested, 2)
+    assert candidate_statements(100) == (tested, 1)
 
 
 def statement_id(app, public_id: str) -> int:
