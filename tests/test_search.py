@@ -639,7 +639,7 @@ def test_postgres_probe_generic_plan_tests_rows_and_parses_each_tsquery_once(app
     with app.app_context():
         plan = generic_plan(
             search._POSTGRES._probe_statement(()),
-            {"query": "'detention'", "search_now": "now()", "probe_rows": "1000", "limit": "251"},
+            {"query": "'detention'", "search_now": "now()", "probe_rows": "1000", "limit": "251", "below": "2147483647"},
         )
     assert "ix_search_documents_tsv" not in plan, plan
     assert [line for line in plan.splitlines() if "Filter" in line and "ts_match_vq(search_documents.tsv, $" in line], plan
@@ -868,6 +868,37 @@ def test_postgres_phrase_asks_the_indexes_once_when_its_first_range_holds_every_
     assert tested == [corpus.children]
     assert candidate_statements(1) == (tested, 2)
     assert candidate_statements(100) == (tested, 1)
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_postgres_probe_nearly_full_goes_on_below_rather_than_ask_the_indexes(app, corpus, monkeypatch):
+    """"migrants" is in 4 of the 6 statements. With the window at 2 (3 matches looked for, the
+    third says there are more) and a probe of the newest 3 rows, the probe finds 2 and goes on
+    below for the third rather than ask the indexes; with PROBE_MORE_ROWS at 0 the indexes
+    are asked, under the planner settings; when going on below falls short, the indexes are
+    asked for the rest, below it. The results are the same."""
+    q = "migrants"
+    everything = found(app, q)
+    newest_two = sorted(everything, key=lambda public_id: statement_id(app, public_id), reverse=True)[:2]
+    monkeypatch.setattr(search, "PROBE_ROWS", 3)
+    monkeypatch.setattr(search, "MATCH_WINDOW", 2)
+
+    def run(more_rows: int) -> tuple[list[str], bool, int, int]:
+        with monkeypatch.context() as patch:
+            patch.setattr(search, "PROBE_MORE_ROWS", more_rows)
+            statements = executed_sql(patch)
+            with app.app_context():
+                page = search.search_public(q, per_page=10)
+            probes = sum("ts_match_vq(search_documents.tsv" in sql for sql in statements)
+            planner = sum("set_config" in sql for sql in statements)
+            return sorted(r.statement.public_id for r in page.results), page.more, probes, planner
+
+    assert len(everything) == 4
+    assert run(500) == (sorted(newest_two), True, 2, 0)
+    assert run(0) == (sorted(newest_two), True, 1, 2)
+    # A probe of 2 rows finds 1; going on below finds 1 more, and the indexes the third.
+    monkeypatch.setattr(search, "PROBE_ROWS", 2)
+    assert run(500) == (sorted(newest_two), True, 2, 2)
 
 
 def statement_id(app, public_id: str) -> int:
