@@ -90,8 +90,8 @@ PROBE_FILL = 1.0
 PHRASE_FIRST_RANGE = 4
 # When the probe falls short of the window by no more matches than its rate says the next
 # PROBE_MORE_ROWS rows hold, the probe goes on below (to twice PROBE_ROWS) rather than ask the
-# indexes: a statement asking them decodes every posting list of the query's words, 6-12 ms
-# for common words at 100,000 statements, where a row tested costs some 6 µs.
+# indexes: a statement asking them decodes every posting list of the query's words (9-17 ms
+# for common words at 100,000 statements), where a row tested costs some 6 µs.
 PROBE_MORE_ROWS = 500
 _NO_BOUND = 2**31 - 1  # above any id
 STATISTICS_SECONDS = 600  # how long a worker keeps the lexeme statistics it has read
