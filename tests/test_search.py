@@ -717,11 +717,16 @@ def executed_sql(monkeypatch) -> list[str]:
     return statements
 
 
+def is_probe(sql: str) -> bool:
+    """Whether a statement is the probe (the newest rows tested one by one)."""
+    return "ts_match_vq(search_documents.tsv" in sql
+
+
 def probe_runs(app: Flask, q: str, monkeypatch) -> tuple[list[str], int]:
-    """found(), and how many times the probe (the newest rows tested one by one) ran."""
+    """found(), and how many times the probe ran."""
     with monkeypatch.context() as patch:
         statements = executed_sql(patch)
-        return found(app, q), sum("ts_match_vq(search_documents.tsv" in sql for sql in statements)
+        return found(app, q), sum(map(is_probe, statements))
 
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
@@ -889,7 +894,7 @@ def test_postgres_probe_nearly_full_goes_on_below_rather_than_ask_the_indexes(ap
             statements = executed_sql(patch)
             with app.app_context():
                 page = search.search_public(q, per_page=10)
-            probes = sum("ts_match_vq(search_documents.tsv" in sql for sql in statements)
+            probes = sum(map(is_probe, statements))
             planner = sum("set_config" in sql for sql in statements)
             return sorted(r.statement.public_id for r in page.results), page.more, probes, planner
 
